@@ -2,11 +2,12 @@
 # System packages the build needs (installed with apt-get when run as root):
 #   busybox-static  the guest userland for the demo and the tests
 #   musl-tools      musl-gcc, to build static musl test guests
+#   e2fsprogs       mke2fs, to build ext4 test images
 CARGO   ?= cargo
 BUILD   := build
 VKERNEL := target/release/vkernel
 ROOTFS  := $(BUILD)/rootfs.img
-PKGS    := busybox-static musl-tools
+PKGS    := busybox-static musl-tools e2fsprogs
 
 .PHONY: all deps build rootfs demo test bench lint clean
 
@@ -39,8 +40,8 @@ demo: rootfs
 test: deps build
 	$(CARGO) test --release --workspace
 
-bench: rootfs
-	target/release/vkernel-bench --vkernel $(VKERNEL) --rootfs $(ROOTFS)
+bench: deps build
+	target/release/vkernel-bench --vkernel $(VKERNEL) --rootfs-script scripts/mkrootfs-busybox.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,1 +1,274 @@
-fn main() {}
+//! vkernel: a checkpointable userspace kernel for Linux x86-64 guests.
+
+mod exec;
+mod fs;
+mod host;
+mod kernel;
+mod loader;
+mod mm;
+mod process;
+mod strace;
+mod syscall;
+mod task;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::fs::dev::Device;
+use crate::fs::inode::Inode;
+use crate::fs::{Cred, FdEntry, FdTable, FileKind, OpenFile};
+use crate::kernel::{Kernel, Options};
+use crate::mm::Vmspace;
+use crate::process::{FsState, Process};
+use crate::task::Task;
+
+#[derive(Parser)]
+#[command(
+    name = "vkernel",
+    version,
+    about = "A checkpointable userspace kernel for Linux x86-64 guests"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Boot a root filesystem image and run PROG (default /sbin/init, then /bin/sh) as pid 1.
+    Boot {
+        /// Guest RAM, e.g. 512M or 2G (sparse: untouched memory costs nothing).
+        #[arg(long, default_value = "2G", value_parser = parse_size)]
+        memory: u64,
+        /// The program to run as pid 1 when none follows `--`.
+        #[arg(long)]
+        init: Option<String>,
+        /// Print every guest system call to stderr.
+        #[arg(long)]
+        strace: bool,
+        /// Log kernel events (unimplemented syscalls, ...) to stderr.
+        #[arg(short, long)]
+        verbose: bool,
+        /// The root filesystem image (tar, cpio newc or ext2/3/4).
+        rootfs: PathBuf,
+        /// Program and arguments for pid 1.
+        #[arg(last = true)]
+        prog: Vec<String>,
+    },
+    /// Write a tar root filesystem image of DIR.
+    Mkrootfs {
+        dir: PathBuf,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+/// Parses sizes like 512M, 2G, 65536 (bytes), 1T.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("bad size suffix in '{s}'")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))?;
+    if !((16 << 20)..=(1 << 40)).contains(&bytes) || !bytes.is_multiple_of(4096) {
+        return Err(format!(
+            "'{s}' must be a multiple of 4 KiB between 16M and 1T"
+        ));
+    }
+    Ok(bytes)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, as for every host-side error.
+            let text = e.to_string();
+            let line = text
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
+            eprintln!("vkernel: {line}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.cmd {
+        Cmd::Mkrootfs { dir, output } => match rootfs::write_tar(&dir, &output) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vkernel: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::Boot {
+            memory,
+            init,
+            strace,
+            verbose,
+            rootfs,
+            prog,
+        } => {
+            let opts = Options { strace, verbose };
+            match boot(memory, &rootfs, init, prog, opts) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("vkernel: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+/// Boots the system; returns vkernel's exit code (pid 1's status).
+fn boot(
+    memory: u64,
+    image_path: &std::path::Path,
+    init: Option<String>,
+    prog: Vec<String>,
+    opts: Options,
+) -> anyhow::Result<u8> {
+    let physmem = Arc::new(vproc::Physmem::new(memory).context("guest memory")?);
+    // The zygote must be forked before any thread exists (the ext reader starts one).
+    let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
+    let image = Arc::new(rootfs::open(image_path)?);
+    let kernel = Kernel::new(physmem, zygote, image, opts);
+    let argv = pid1_argv(&kernel, init, prog);
+    let handle = std::thread::Builder::new()
+        .name("pid1".into())
+        .spawn(move || run_pid1(kernel, argv))
+        .context("starting pid 1")?;
+    let code = handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("pid 1's task panicked"))??;
+    Ok(code)
+}
+
+/// PROG if given, else --init, else /sbin/init if present, else /bin/sh.
+fn pid1_argv(k: &Kernel, init: Option<String>, prog: Vec<String>) -> Vec<Vec<u8>> {
+    if !prog.is_empty() {
+        return prog.into_iter().map(String::into_bytes).collect();
+    }
+    let path = init.unwrap_or_else(|| {
+        let has_init = lookup(k, b"/sbin/init").is_some();
+        if has_init { "/sbin/init" } else { "/bin/sh" }.to_string()
+    });
+    vec![path.into_bytes()]
+}
+
+fn lookup(k: &Kernel, path: &[u8]) -> Option<Arc<Inode>> {
+    let view = kernel::KernelView {
+        kernel: k,
+        current: 1,
+    };
+    let walk = fs::Walk {
+        root: &k.vfs.root,
+        cred: Cred::ROOT,
+        view: &view,
+    };
+    walk.resolve(&k.vfs.root, path, true).ok()
+}
+
+fn guest_env() -> Vec<Vec<u8>> {
+    let mut env = vec![
+        b"HOME=/".to_vec(),
+        b"PATH=/bin:/sbin:/usr/bin:/usr/sbin".to_vec(),
+    ];
+    if let Some(term) = std::env::var_os("TERM") {
+        use std::os::unix::ffi::OsStrExt;
+        let mut v = b"TERM=".to_vec();
+        v.extend_from_slice(term.as_bytes());
+        env.push(v);
+    }
+    env
+}
+
+fn console_fds(k: &Kernel) -> FdTable {
+    let mut files = FdTable::default();
+    let dev = lookup(k, b"/dev/console").unwrap_or_else(|| k.vfs.root.clone());
+    let rw = libc::O_RDWR as u32;
+    let console = OpenFile::new(
+        dev.clone(),
+        b"/dev/console".to_vec(),
+        FileKind::Device(Device::Console),
+        rw,
+    );
+    let errors = OpenFile::new(
+        dev,
+        b"/dev/console".to_vec(),
+        FileKind::Device(Device::ConsoleErr),
+        rw,
+    );
+    for (fd, file) in [(0, &console), (1, &console), (2, &errors)] {
+        let _ = files.install_at(
+            fd,
+            FdEntry {
+                file: file.clone(),
+                cloexec: false,
+            },
+        );
+    }
+    files
+}
+
+fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
+    let (_space, thread) = vproc::AddressSpace::spawn(&kernel.zygote, &kernel.physmem)
+        .context("creating pid 1's stub")?;
+    let root = kernel.vfs.root.clone();
+    let fs = FsState {
+        root: root.clone(),
+        cwd: root,
+        umask: 0o022,
+    };
+    let vm = Vmspace::new(kernel.physmem.clone());
+    let pid = kernel.alloc_pid();
+    let process = Process::new(pid, 0, vm, console_fds(&kernel), fs, Cred::ROOT);
+    kernel.add_process(process.clone());
+    let regs = thread.get_regs().context("reading pid 1's registers")?;
+    let mut task = Task {
+        kernel: kernel.clone(),
+        process,
+        tid: pid,
+        thread,
+        regs,
+        exit: None,
+        clear_child_tid: 0,
+        sigmask: 0,
+        altstack: Default::default(),
+    };
+    let path = argv[0].clone();
+    if let Err(e) = exec::execve(&mut task, &path, argv, guest_env()) {
+        let name = String::from_utf8_lossy(&path);
+        eprintln!("vkernel: cannot execute {name}: {e}");
+        return Ok(if e.errno == nix::errno::Errno::ENOENT {
+            127
+        } else {
+            126
+        });
+    }
+    let status = task.run();
+    kernel.remove_process(pid);
+    Ok(status.host_code() as u8)
+}

@@ -119,8 +119,9 @@ fn zygote_main(sock: RawFd, physmem_fd: RawFd, parent: libc::pid_t) -> ! {
         if libc::getppid() != parent {
             libc::_exit(0);
         }
-        // A session of its own keeps terminal signals (^C) away from the stubs.
-        libc::setsid();
+        // Stubs stay in the kernel's process group, so whoever runs vkernel can find
+        // (and kill) every process of it. Terminal signals that reach a stub are
+        // ptrace stops the kernel swallows.
         libc::signal(libc::SIGCHLD, libc::SIG_IGN);
         close_all_but(&[sock, physmem_fd]);
     }

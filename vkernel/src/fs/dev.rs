@@ -1,0 +1,150 @@
+//! /dev: the kernel's device filesystem and its character devices.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::inode::*;
+use super::lower::{major, makedev, minor};
+
+/// The character devices the kernel implements, by what they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Null,
+    Zero,
+    Full,
+    Random,
+    /// The console: the kernel's own stdin and stdout.
+    Console,
+    /// The console's error stream: pid 1's fd 2 writes to the kernel's stderr, so a
+    /// caller can tell the guest's errors from its output.
+    ConsoleErr,
+}
+
+const NODES: [(&[u8], u32, u32); 7] = [
+    (b"null", 1, 3),
+    (b"zero", 1, 5),
+    (b"full", 1, 7),
+    (b"random", 1, 8),
+    (b"urandom", 1, 9),
+    (b"tty", 5, 0),
+    (b"console", 5, 1),
+];
+
+const LINKS: [(&[u8], &[u8]); 4] = [
+    (b"fd", b"/proc/self/fd"),
+    (b"stdin", b"/proc/self/fd/0"),
+    (b"stdout", b"/proc/self/fd/1"),
+    (b"stderr", b"/proc/self/fd/2"),
+];
+
+/// Builds /dev, hung under `root` (its parent for "..").
+pub fn build(root: &Arc<Inode>) -> Arc<Inode> {
+    let devdir = new_mount_dir(root);
+    {
+        let mut st = devdir.lock();
+        let Ok(d) = st.dir_mut() else {
+            return devdir.clone();
+        };
+        for (name, ma, mi) in NODES {
+            let mut s = InodeState::new(S_IFCHR | 0o666, 0, 0, Body::Special);
+            s.rdev = makedev(ma, mi);
+            d.entries
+                .insert(name.to_vec(), Inode::new(next_ino(), DEV_DEVFS, s));
+        }
+        for (name, target) in LINKS {
+            let s = InodeState::new(S_IFLNK | 0o777, 0, 0, Body::Symlink(target.to_vec()));
+            d.entries
+                .insert(name.to_vec(), Inode::new(next_ino(), DEV_DEVFS, s));
+        }
+    }
+    devdir
+}
+
+fn new_mount_dir(root: &Arc<Inode>) -> Arc<Inode> {
+    let body = Body::Dir(DirData {
+        entries: Default::default(),
+        parent: Arc::downgrade(root),
+        name: b"dev".to_vec(),
+    });
+    let mut st = InodeState::new(S_IFDIR | 0o755, 0, 0, body);
+    st.nlink = 2;
+    Inode::new_mount_root(next_ino(), DEV_DEVFS, st)
+}
+
+impl Device {
+    /// The device behind a character device number; ENXIO for ones we do not have.
+    pub fn from_rdev(rdev: u64) -> Result<Device, Errno> {
+        Ok(match (major(rdev), minor(rdev)) {
+            (1, 3) => Device::Null,
+            (1, 5) => Device::Zero,
+            (1, 7) => Device::Full,
+            (1, 8) | (1, 9) => Device::Random,
+            (5, 0) | (5, 1) | (4, _) => Device::Console,
+            _ => return Err(Errno::ENXIO),
+        })
+    }
+
+    pub fn read(self, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self {
+            Device::Null => Ok(0),
+            Device::Zero | Device::Full => {
+                buf.fill(0);
+                Ok(buf.len())
+            }
+            Device::Random => {
+                crate::host::fill_random(buf);
+                Ok(buf.len())
+            }
+            Device::Console | Device::ConsoleErr => host_io(|| {
+                // SAFETY: reading into a valid buffer from the kernel's stdin.
+                unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) }
+            }),
+        }
+    }
+
+    pub fn write(self, data: &[u8]) -> Result<usize, Errno> {
+        match self {
+            Device::Null | Device::Zero | Device::Random => Ok(data.len()),
+            Device::Full => Err(Errno::ENOSPC),
+            Device::Console | Device::ConsoleErr => {
+                let out = if self == Device::Console { 1 } else { 2 };
+                let mut done = 0;
+                while done < data.len() {
+                    let rest = &data[done..];
+                    // SAFETY: writing a valid buffer to the kernel's stdout or stderr.
+                    done +=
+                        host_io(|| unsafe { libc::write(out, rest.as_ptr().cast(), rest.len()) })?;
+                }
+                Ok(done)
+            }
+        }
+    }
+
+    pub fn is_tty(self) -> bool {
+        matches!(self, Device::Console | Device::ConsoleErr)
+    }
+
+    /// The host descriptor behind a console device, for readiness.
+    pub fn host_fd(self) -> Option<i32> {
+        match self {
+            Device::Console => Some(0),
+            Device::ConsoleErr => Some(2),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a host I/O call, retrying on EINTR, mapping failure to the host errno.
+fn host_io(mut f: impl FnMut() -> isize) -> Result<usize, Errno> {
+    loop {
+        let n = f();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = Errno::last();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Open file descriptions: an inode, an offset and status flags, shared by every fd
+//! that was dup'ed (or inherited) from one open.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use nix::errno::Errno;
+
+use super::dev::Device;
+use super::inode::*;
+use super::procfs::{self, ProcView};
+
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_WRONLY: u32 = 0o1;
+pub const O_RDWR: u32 = 0o2;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_PATH: u32 = 0o10000000;
+/// Flags F_SETFL may change.
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | 0o20000 /* O_ASYNC */ | 0o40000 /* O_DIRECT */ | 0o1000000 /* O_NOATIME */;
+
+#[derive(Debug, Clone)]
+pub enum FileKind {
+    Regular,
+    Dir,
+    Device(Device),
+    /// A /proc file: its content is generated at open, as Linux's seq files are per read.
+    ProcData(Arc<Vec<u8>>),
+    /// O_PATH: a handle for *at calls and fstat only.
+    Path,
+}
+
+pub struct OpenFile {
+    pub inode: Arc<Inode>,
+    pub path: Vec<u8>,
+    pub kind: FileKind,
+    flags: AtomicU32,
+    pos: Mutex<u64>,
+}
+
+impl OpenFile {
+    pub fn new(inode: Arc<Inode>, path: Vec<u8>, kind: FileKind, flags: u32) -> Arc<OpenFile> {
+        Arc::new(OpenFile {
+            inode,
+            path,
+            kind,
+            flags: AtomicU32::new(flags),
+            pos: Mutex::new(0),
+        })
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub fn set_status_flags(&self, f: u32) {
+        let old = self.flags();
+        self.flags
+            .store((old & !SETFL_MASK) | (f & SETFL_MASK), Ordering::Relaxed);
+    }
+
+    pub fn readable(&self) -> bool {
+        !matches!(self.kind, FileKind::Path) && self.flags() & O_ACCMODE != O_WRONLY
+    }
+
+    pub fn writable(&self) -> bool {
+        !matches!(self.kind, FileKind::Path)
+            && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    fn lock_pos(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.pos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// read(2): at the file position, advancing it.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = self.lock_pos();
+        let n = self.read_at(*pos, buf)?;
+        if self.seekable() {
+            *pos += n as u64;
+        }
+        Ok(n)
+    }
+
+    /// pread(2)-style read that leaves the position alone.
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match &self.kind {
+            FileKind::Regular => self.inode.lock().read_data(off, buf),
+            FileKind::Dir => Err(Errno::EISDIR),
+            FileKind::Device(d) => d.read(buf),
+            FileKind::ProcData(data) => {
+                let start = (off as usize).min(data.len());
+                let n = buf.len().min(data.len() - start);
+                buf[..n].copy_from_slice(&data[start..start + n]);
+                Ok(n)
+            }
+            FileKind::Path => Err(Errno::EBADF),
+        }
+    }
+
+    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = self.lock_pos();
+        if self.flags() & O_APPEND != 0 {
+            *pos = self.inode.size();
+        }
+        let n = self.write_at(*pos, data)?;
+        if self.seekable() {
+            *pos += n as u64;
+        }
+        Ok(n)
+    }
+
+    pub fn write_at(&self, off: u64, data: &[u8]) -> Result<usize, Errno> {
+        match &self.kind {
+            FileKind::Regular => {
+                let mut st = self.inode.lock();
+                let v = st.upper_data()?;
+                let end = (off as usize).checked_add(data.len()).ok_or(Errno::EFBIG)?;
+                if end > v.len() {
+                    v.resize(end, 0);
+                }
+                v[off as usize..end].copy_from_slice(data);
+                let now = Timespec::now();
+                st.mtime = now;
+                st.ctime = now;
+                Ok(data.len())
+            }
+            FileKind::Device(d) => d.write(data),
+            FileKind::Dir => Err(Errno::EISDIR),
+            FileKind::ProcData(_) | FileKind::Path => Err(Errno::EBADF),
+        }
+    }
+
+    pub fn seekable(&self) -> bool {
+        !matches!(self.kind, FileKind::Device(d) if d.is_tty())
+    }
+
+    pub fn seek(&self, off: i64, whence: i32) -> Result<u64, Errno> {
+        if !self.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        if matches!(self.kind, FileKind::Path) {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = self.lock_pos();
+        let base = match whence {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => *pos as i64,
+            libc::SEEK_END => self.end() as i64,
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base
+            .checked_add(off)
+            .filter(|&n| n >= 0)
+            .ok_or(Errno::EINVAL)?;
+        *pos = new as u64;
+        Ok(*pos)
+    }
+
+    fn end(&self) -> u64 {
+        match &self.kind {
+            FileKind::ProcData(d) => d.len() as u64,
+            _ => self.inode.size(),
+        }
+    }
+
+    /// getdents64: fills `out` with linux_dirent64 records from the directory cursor.
+    pub fn getdents(
+        &self,
+        out: &mut Vec<u8>,
+        cap: usize,
+        view: &dyn ProcView,
+    ) -> Result<(), Errno> {
+        if !matches!(self.kind, FileKind::Dir) {
+            return Err(Errno::ENOTDIR);
+        }
+        let list = list_dir(&self.inode, view)?;
+        let mut pos = self.lock_pos();
+        for (i, (name, ino, mode)) in list.iter().enumerate().skip(*pos as usize) {
+            let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+            if out.len() + reclen > cap {
+                if out.is_empty() {
+                    return Err(Errno::EINVAL);
+                }
+                break;
+            }
+            let start = out.len();
+            out.extend_from_slice(&ino.to_ne_bytes());
+            out.extend_from_slice(&((i + 1) as i64).to_ne_bytes());
+            out.extend_from_slice(&(reclen as u16).to_ne_bytes());
+            out.push(dtype(*mode));
+            out.extend_from_slice(name);
+            out.resize(start + reclen, 0);
+            *pos = (i + 1) as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Every entry of a directory, "." and ".." first.
+pub fn list_dir(dir: &Arc<Inode>, view: &dyn ProcView) -> Result<Vec<(Vec<u8>, u64, u32)>, Errno> {
+    let parent = dir.parent();
+    let mut v = vec![
+        (b".".to_vec(), dir.ino, S_IFDIR),
+        (b"..".to_vec(), parent.ino, S_IFDIR),
+    ];
+    if dir.dev == DEV_PROCFS {
+        v.extend(procfs::readdir(dir, view)?);
+        return Ok(v);
+    }
+    let st = dir.lock();
+    for (name, i) in &st.dir()?.entries {
+        v.push((name.clone(), i.ino, i.mode()));
+    }
+    Ok(v)
+}
+
+fn dtype(mode: u32) -> u8 {
+    match mode & S_IFMT {
+        S_IFREG => 8,
+        S_IFDIR => 4,
+        S_IFLNK => 10,
+        S_IFCHR => 2,
+        S_IFBLK => 6,
+        S_IFIFO => 1,
+        S_IFSOCK => 12,
+        _ => 0,
+    }
+}
+
+/// The stat(2) view of an inode.
+pub fn stat_of(inode: &Inode) -> libc::stat {
+    let size = inode.size();
+    let st = inode.lock();
+    // SAFETY: libc::stat is plain integers; all-zero is valid.
+    let mut s: libc::stat = unsafe { std::mem::zeroed() };
+    s.st_dev = inode.dev;
+    s.st_ino = inode.ino;
+    s.st_nlink = u64::from(st.nlink);
+    s.st_mode = st.mode;
+    s.st_uid = st.uid;
+    s.st_gid = st.gid;
+    s.st_rdev = st.rdev;
+    s.st_size = size as i64;
+    s.st_blksize = 4096;
+    s.st_blocks = size.div_ceil(512) as i64;
+    s.st_atime = st.atime.sec;
+    s.st_atime_nsec = st.atime.nsec;
+    s.st_mtime = st.mtime.sec;
+    s.st_mtime_nsec = st.mtime.nsec;
+    s.st_ctime = st.ctime.sec;
+    s.st_ctime_nsec = st.ctime.nsec;
+    s
+}

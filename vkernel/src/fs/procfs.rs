@@ -1,0 +1,374 @@
+//! /proc: nodes generated on demand from the kernel's process table.
+
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use super::inode::*;
+
+/// What /proc needs to know about one process.
+pub struct ProcInfo {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub comm: Vec<u8>,
+    pub state: char,
+    pub cmdline: Vec<u8>,
+    pub environ: Vec<u8>,
+    pub exe: Vec<u8>,
+    pub cwd: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub threads: u32,
+    pub vm_bytes: u64,
+    pub rss_bytes: u64,
+    pub maps: String,
+    pub fds: Vec<(i32, Vec<u8>)>,
+}
+
+/// The kernel's side of /proc.
+pub trait ProcView {
+    fn pids(&self) -> Vec<i32>;
+    fn proc_info(&self, pid: i32) -> Option<ProcInfo>;
+    fn current_pid(&self) -> i32;
+    fn meminfo(&self) -> (u64, u64);
+    fn uptime(&self) -> f64;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidFile {
+    Cmdline,
+    Comm,
+    Environ,
+    Stat,
+    Status,
+    Maps,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Global {
+    Meminfo,
+    Uptime,
+    Loadavg,
+    Cpuinfo,
+    Mounts,
+    Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcNode {
+    Root,
+    SelfLink,
+    Pid(i32),
+    File(i32, PidFile),
+    Exe(i32),
+    Cwd(i32),
+    FdDir(i32),
+    Fd(i32, i32),
+    Global(Global),
+}
+
+const PID_FILES: [(&str, PidFile); 6] = [
+    ("cmdline", PidFile::Cmdline),
+    ("comm", PidFile::Comm),
+    ("environ", PidFile::Environ),
+    ("stat", PidFile::Stat),
+    ("status", PidFile::Status),
+    ("maps", PidFile::Maps),
+];
+
+const GLOBALS: [(&str, Global); 6] = [
+    ("meminfo", Global::Meminfo),
+    ("uptime", Global::Uptime),
+    ("loadavg", Global::Loadavg),
+    ("cpuinfo", Global::Cpuinfo),
+    ("mounts", Global::Mounts),
+    ("version", Global::Version),
+];
+
+/// The /proc root, hung under `root`.
+pub fn build(root: &Arc<Inode>) -> Arc<Inode> {
+    let body = Body::Dir(DirData {
+        entries: Default::default(),
+        parent: Arc::downgrade(root),
+        name: b"proc".to_vec(),
+    });
+    let mut st = InodeState::new(S_IFDIR | 0o555, 0, 0, body);
+    st.nlink = 2;
+    Inode::new_mount_root(ino_of(&ProcNode::Root), DEV_PROCFS, st)
+}
+
+fn ino_of(node: &ProcNode) -> u64 {
+    let (pid, k) = match node {
+        ProcNode::Root => (0, 1),
+        ProcNode::SelfLink => (0, 2),
+        ProcNode::Pid(p) => (*p, 3),
+        ProcNode::File(p, f) => (*p, 10 + *f as i64),
+        ProcNode::Exe(p) => (*p, 20),
+        ProcNode::Cwd(p) => (*p, 21),
+        ProcNode::FdDir(p) => (*p, 22),
+        ProcNode::Fd(p, fd) => (*p, 1000 + i64::from(*fd)),
+        ProcNode::Global(g) => (0, 30 + *g as i64),
+    };
+    ((pid as u64) << 32) | k as u64
+}
+
+fn mode_of(node: &ProcNode) -> u32 {
+    match node {
+        ProcNode::Root | ProcNode::Pid(_) | ProcNode::FdDir(_) => S_IFDIR | 0o555,
+        ProcNode::SelfLink | ProcNode::Exe(_) | ProcNode::Cwd(_) | ProcNode::Fd(..) => {
+            S_IFLNK | 0o777
+        }
+        ProcNode::File(_, PidFile::Environ) => S_IFREG | 0o400,
+        ProcNode::File(..) | ProcNode::Global(_) => S_IFREG | 0o444,
+    }
+}
+
+/// A fresh inode for `node` (proc inodes are not cached: they reflect the moment).
+fn inode_for(node: ProcNode, parent: &Arc<Inode>, name: &[u8]) -> Arc<Inode> {
+    let body = if mode_of(&node) & S_IFMT == S_IFDIR {
+        Body::Dir(DirData {
+            entries: Default::default(),
+            parent: Arc::downgrade(parent),
+            name: name.to_vec(),
+        })
+    } else {
+        Body::Proc(node.clone())
+    };
+    let mut st = InodeState::new(mode_of(&node), 0, 0, body);
+    if let Body::Dir(_) = st.body {
+        st.nlink = 2;
+    }
+    // Directories are recognised by their inode number (see dir_node), files and
+    // links by their body.
+    Inode::new(ino_of(&node), DEV_PROCFS, st)
+}
+
+/// Decodes a proc directory inode back to its node.
+pub fn dir_node(inode: &Inode) -> Option<ProcNode> {
+    if inode.dev != DEV_PROCFS {
+        return None;
+    }
+    let pid = (inode.ino >> 32) as i32;
+    Some(match inode.ino & 0xffff_ffff {
+        1 => ProcNode::Root,
+        3 => ProcNode::Pid(pid),
+        22 => ProcNode::FdDir(pid),
+        _ => return inode.proc_node(),
+    })
+}
+
+/// Looks `name` up in the proc directory `dir`.
+pub fn lookup(dir: &Arc<Inode>, name: &[u8], view: &dyn ProcView) -> Result<Arc<Inode>, Errno> {
+    let node = dir_node(dir).ok_or(Errno::ENOENT)?;
+    let child = child_named(&node, name, view).ok_or(Errno::ENOENT)?;
+    Ok(inode_for(child, dir, name))
+}
+
+fn parse_pid(name: &[u8]) -> Option<i32> {
+    std::str::from_utf8(name)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&p: &i32| p > 0)
+}
+
+fn child_named(node: &ProcNode, name: &[u8], view: &dyn ProcView) -> Option<ProcNode> {
+    let s = std::str::from_utf8(name).ok()?;
+    match node {
+        ProcNode::Root => {
+            if s == "self" {
+                return Some(ProcNode::SelfLink);
+            }
+            if let Some(g) = GLOBALS.iter().find(|(n, _)| *n == s) {
+                return Some(ProcNode::Global(g.1));
+            }
+            let pid = parse_pid(name)?;
+            view.proc_info(pid).map(|_| ProcNode::Pid(pid))
+        }
+        ProcNode::Pid(pid) => match s {
+            "exe" => Some(ProcNode::Exe(*pid)),
+            "cwd" => Some(ProcNode::Cwd(*pid)),
+            "fd" => Some(ProcNode::FdDir(*pid)),
+            _ => PID_FILES
+                .iter()
+                .find(|(n, _)| *n == s)
+                .map(|f| ProcNode::File(*pid, f.1)),
+        },
+        ProcNode::FdDir(pid) => {
+            let fd: i32 = s.parse().ok()?;
+            let info = view.proc_info(*pid)?;
+            info.fds
+                .iter()
+                .any(|(f, _)| *f == fd)
+                .then_some(ProcNode::Fd(*pid, fd))
+        }
+        _ => None,
+    }
+}
+
+/// Directory listing: (name, inode number, mode).
+pub fn readdir(dir: &Inode, view: &dyn ProcView) -> Result<Vec<(Vec<u8>, u64, u32)>, Errno> {
+    let node = dir_node(dir).ok_or(Errno::ENOTDIR)?;
+    let children: Vec<(String, ProcNode)> = match &node {
+        ProcNode::Root => {
+            let mut v: Vec<(String, ProcNode)> = vec![("self".into(), ProcNode::SelfLink)];
+            v.extend(
+                GLOBALS
+                    .iter()
+                    .map(|(n, g)| (n.to_string(), ProcNode::Global(*g))),
+            );
+            v.extend(
+                view.pids()
+                    .into_iter()
+                    .map(|p| (p.to_string(), ProcNode::Pid(p))),
+            );
+            v
+        }
+        ProcNode::Pid(pid) => {
+            let mut v: Vec<(String, ProcNode)> = PID_FILES
+                .iter()
+                .map(|(n, f)| (n.to_string(), ProcNode::File(*pid, *f)))
+                .collect();
+            v.push(("exe".into(), ProcNode::Exe(*pid)));
+            v.push(("cwd".into(), ProcNode::Cwd(*pid)));
+            v.push(("fd".into(), ProcNode::FdDir(*pid)));
+            v
+        }
+        ProcNode::FdDir(pid) => {
+            let info = view.proc_info(*pid).ok_or(Errno::ENOENT)?;
+            info.fds
+                .iter()
+                .map(|(fd, _)| (fd.to_string(), ProcNode::Fd(*pid, *fd)))
+                .collect()
+        }
+        _ => return Err(Errno::ENOTDIR),
+    };
+    Ok(children
+        .into_iter()
+        .map(|(n, c)| (n.into_bytes(), ino_of(&c), mode_of(&c)))
+        .collect())
+}
+
+pub fn readlink(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<u8>, Errno> {
+    let info = |pid: i32| view.proc_info(pid).ok_or(Errno::ENOENT);
+    match node {
+        ProcNode::SelfLink => Ok(view.current_pid().to_string().into_bytes()),
+        ProcNode::Exe(pid) => Ok(info(*pid)?.exe),
+        ProcNode::Cwd(pid) => Ok(info(*pid)?.cwd),
+        ProcNode::Fd(pid, fd) => info(*pid)?
+            .fds
+            .into_iter()
+            .find(|(f, _)| f == fd)
+            .map(|(_, p)| p)
+            .ok_or(Errno::ENOENT),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The bytes of a proc file, generated now.
+pub fn content(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<u8>, Errno> {
+    match node {
+        ProcNode::File(pid, f) => {
+            let info = view.proc_info(*pid).ok_or(Errno::ESRCH)?;
+            Ok(pid_file(&info, *f))
+        }
+        ProcNode::Global(g) => Ok(global(*g, view).into_bytes()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn pid_file(i: &ProcInfo, f: PidFile) -> Vec<u8> {
+    let comm = String::from_utf8_lossy(&i.comm);
+    match f {
+        PidFile::Cmdline => i.cmdline.clone(),
+        PidFile::Environ => i.environ.clone(),
+        PidFile::Comm => format!("{comm}\n").into_bytes(),
+        PidFile::Maps => i.maps.clone().into_bytes(),
+        PidFile::Stat => stat_line(i, &comm).into_bytes(),
+        PidFile::Status => format!(
+            "Name:\t{comm}\nUmask:\t0022\nState:\t{} ({})\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\n\
+             TracerPid:\t0\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t64\n\
+             VmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\n",
+            i.state,
+            state_name(i.state),
+            i.pid,
+            i.pid,
+            i.ppid,
+            i.vm_bytes / 1024,
+            i.rss_bytes / 1024,
+            i.threads,
+            u = i.uid,
+            g = i.gid,
+        )
+        .into_bytes(),
+    }
+}
+
+fn state_name(s: char) -> &'static str {
+    match s {
+        'R' => "running",
+        'S' => "sleeping",
+        'T' => "stopped",
+        'Z' => "zombie",
+        _ => "unknown",
+    }
+}
+
+/// /proc/<pid>/stat: the 52 fields busybox ps and top read.
+fn stat_line(i: &ProcInfo, comm: &str) -> String {
+    let mut f: Vec<String> = vec![
+        i.pid.to_string(),
+        format!("({comm})"),
+        i.state.to_string(),
+        i.ppid.to_string(),
+        i.pgid.to_string(),
+        i.sid.to_string(),
+    ];
+    // tty_nr .. : zeros except vsize (23), rss (24, pages) and num_threads (20).
+    f.extend((7..=52).map(|n| match n {
+        20 => i.threads.to_string(),
+        23 => i.vm_bytes.to_string(),
+        24 => (i.rss_bytes / 4096).to_string(),
+        _ => "0".into(),
+    }));
+    f.join(" ") + "\n"
+}
+
+fn global(g: Global, view: &dyn ProcView) -> String {
+    match g {
+        Global::Meminfo => {
+            let (total, free) = view.meminfo();
+            format!(
+                "MemTotal:\t{} kB\nMemFree:\t{} kB\nMemAvailable:\t{} kB\nBuffers:\t0 kB\nCached:\t0 kB\n\
+                 SwapTotal:\t0 kB\nSwapFree:\t0 kB\nShmem:\t0 kB\n",
+                total / 1024,
+                free / 1024,
+                free / 1024
+            )
+        }
+        Global::Uptime => {
+            let up = view.uptime();
+            format!("{up:.2} {up:.2}\n")
+        }
+        Global::Loadavg => format!(
+            "0.00 0.00 0.00 1/{} {}\n",
+            view.pids().len(),
+            view.pids().last().unwrap_or(&1)
+        ),
+        Global::Cpuinfo => cpuinfo(),
+        Global::Mounts => {
+            "rootfs / rootfs rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\nproc /proc proc rw 0 0\n".into()
+        }
+        Global::Version => format!(
+            "Linux version 6.1.0-vkernel ({})\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
+}
+
+fn cpuinfo() -> String {
+    // The host's CPUs as guests see them: same model, same count.
+    std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()
+}

@@ -1,0 +1,166 @@
+//! Process system calls: exit, execve, identity and limits.
+
+use nix::errno::Errno;
+
+use super::SysResult;
+use crate::exec;
+use crate::mm::{GuestPtr, UserMem};
+use crate::process::ExitStatus;
+use crate::task::Task;
+
+pub fn exit(t: &mut Task, a: [u64; 6]) -> SysResult {
+    // With one thread per process, exit ends the process like exit_group.
+    exit_group(t, a)
+}
+
+pub fn exit_group(t: &mut Task, a: [u64; 6]) -> SysResult {
+    t.exit = Some(ExitStatus::Code(a[0] as i32 & 0xff));
+    Ok(0)
+}
+
+/// Reads a NULL-terminated array of guest string pointers.
+fn read_strings(t: &Task, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0;
+    loop {
+        let p: u64 = t.process.mm().read_val(GuestPtr(addr))?;
+        if p == 0 {
+            return Ok(out);
+        }
+        let s = t
+            .process
+            .mm()
+            .read_cstr(GuestPtr(p), 128 * 1024)
+            .map_err(|e| {
+                if e == Errno::ENAMETOOLONG {
+                    Errno::E2BIG
+                } else {
+                    e
+                }
+            })?;
+        total += s.len() + 1;
+        if total > 2 * 1024 * 1024 {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+        addr += 8;
+    }
+}
+
+pub fn execve(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let path = t.read_path(a[0])?;
+    let argv = read_strings(t, a[1])?;
+    let envp = read_strings(t, a[2])?;
+    match exec::execve(t, &path, argv, envp) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            if let Some(why) = e.why.filter(|_| e.errno == Errno::ENOEXEC) {
+                eprintln!("vkernel: execve {}: {why}", String::from_utf8_lossy(&path));
+            }
+            Err(e.errno)
+        }
+    }
+}
+
+pub fn set_tid_address(t: &mut Task, a: [u64; 6]) -> SysResult {
+    t.clear_child_tid = a[0];
+    Ok(t.tid as u64)
+}
+
+const ARCH_SET_GS: u64 = 0x1001;
+const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_GET_FS: u64 = 0x1003;
+const ARCH_GET_GS: u64 = 0x1004;
+
+pub fn arch_prctl(t: &mut Task, a: [u64; 6]) -> SysResult {
+    match a[0] {
+        ARCH_SET_FS | ARCH_SET_GS if a[1] >= vproc::layout::HOST_USER_TOP => Err(Errno::EPERM),
+        ARCH_SET_FS => {
+            t.regs.0.fs_base = a[1];
+            Ok(0)
+        }
+        ARCH_SET_GS => {
+            t.regs.0.gs_base = a[1];
+            Ok(0)
+        }
+        ARCH_GET_FS => put_u64(t, a[1], t.regs.0.fs_base),
+        ARCH_GET_GS => put_u64(t, a[1], t.regs.0.gs_base),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn put_u64(t: &Task, addr: u64, v: u64) -> SysResult {
+    t.process.mm().write_val(GuestPtr(addr), &v)?;
+    Ok(0)
+}
+
+fn check_pid(t: &Task, pid: u64) -> Result<(), Errno> {
+    match pid as i32 {
+        0 => Ok(()),
+        p if p == t.process.pid => Ok(()),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+pub fn prlimit64(t: &mut Task, a: [u64; 6]) -> SysResult {
+    check_pid(t, a[0])?;
+    let res = usize::try_from(a[1])
+        .ok()
+        .filter(|&r| r < 16)
+        .ok_or(Errno::EINVAL)?;
+    let new = if a[2] != 0 {
+        Some(t.process.mm().read_val::<libc::rlimit64>(GuestPtr(a[2]))?)
+    } else {
+        None
+    };
+    let old = t.process.rlimits()[res];
+    if let Some(n) = new {
+        if n.rlim_cur > n.rlim_max {
+            return Err(Errno::EINVAL);
+        }
+        if n.rlim_max > old.rlim_max && t.process.cred().euid != 0 {
+            return Err(Errno::EPERM);
+        }
+    }
+    if a[3] != 0 {
+        t.process.mm().write_val(GuestPtr(a[3]), &old)?;
+    }
+    if let Some(n) = new {
+        t.process.rlimits()[res] = n;
+    }
+    Ok(0)
+}
+
+pub fn getrlimit(t: &mut Task, a: [u64; 6]) -> SysResult {
+    prlimit64(t, [0, a[0], 0, a[1], 0, 0])
+}
+
+pub fn setrlimit(t: &mut Task, a: [u64; 6]) -> SysResult {
+    prlimit64(t, [0, a[0], a[1], 0, 0, 0])
+}
+
+/// The guest may run on every CPU the kernel itself may use.
+pub fn sched_getaffinity(t: &mut Task, a: [u64; 6]) -> SysResult {
+    check_pid(t, a[0])?;
+    let len = a[1] as usize;
+    if len < 8 || !len.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: an all-zero cpu_set_t is valid; the kernel fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: querying our own affinity into a valid set.
+    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: cpu_set_t is plain bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&set as *const libc::cpu_set_t).cast::<u8>(),
+            std::mem::size_of::<libc::cpu_set_t>(),
+        )
+    };
+    let n = len.min(bytes.len());
+    t.process.mm().write_bytes(GuestPtr(a[2]), &bytes[..n])?;
+    Ok(n as u64)
+}
