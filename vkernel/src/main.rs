@@ -255,6 +255,7 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         regs,
         exit: None,
         clear_child_tid: 0,
+        robust_list: 0,
         sigmask: 0,
         altstack: Default::default(),
     };

@@ -24,6 +24,7 @@ pub struct Task {
     /// Set by exit/exit_group (or a fatal fault): the loop ends with this status.
     pub exit: Option<ExitStatus>,
     pub clear_child_tid: u64,
+    pub robust_list: u64,
     pub sigmask: u64,
     pub altstack: crate::syscall::StackT,
 }
@@ -53,6 +54,7 @@ impl Task {
 
     /// Runs the guest until the process exits.
     pub fn run(&mut self) -> ExitStatus {
+        self.thread.share_cpu_with_tracer();
         loop {
             if let Some(st) = self.exit {
                 return st;

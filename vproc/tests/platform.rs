@@ -94,3 +94,20 @@ fn failed_host_call_reports_errno() {
         "{err}"
     );
 }
+
+#[test]
+fn fpu_and_xsave_state_round_trip() {
+    let (_pm, t, _regs, _z) = stub_with_code(&[0xcc]);
+    let mut fp = t.get_fpregs().unwrap();
+    fp.0.xmm_space[0] = 0x1234_5678;
+    t.set_fpregs(&fp).unwrap();
+    assert_eq!(t.get_fpregs().unwrap().0.xmm_space[0], 0x1234_5678);
+    let xs = t.get_xstate().unwrap();
+    assert!(xs.0.len() >= 576, "legacy area + XSAVE header at least");
+    assert_eq!(
+        &xs.0[160..164],
+        &0x1234_5678u32.to_ne_bytes(),
+        "xmm0 in the XSAVE area"
+    );
+    t.set_xstate(&xs).unwrap();
+}

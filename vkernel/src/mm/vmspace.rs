@@ -606,7 +606,12 @@ impl Vmspace {
             return self.brk;
         };
         if new_end > old_end {
-            if !guest_range_ok(old_end, new_end - old_end) || self.overlaps(old_end, new_end) {
+            let grow = new_end - old_end;
+            // The same overcommit heuristic as map(): what could never fit is refused.
+            if grow > self.physmem.size()
+                || !guest_range_ok(old_end, grow)
+                || self.overlaps(old_end, new_end)
+            {
                 return self.brk;
             }
             self.extend_heap(old_end, new_end);

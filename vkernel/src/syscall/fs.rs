@@ -492,8 +492,8 @@ pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
     let req = a[1];
     let size = match req {
         0x5401..=0x5404 => 36, // TCGETS, TCSETS, TCSETSW, TCSETSF: kernel termios
-        0x5413 | 0x5414 => 8,           // TIOCGWINSZ, TIOCSWINSZ
-        0x540f | 0x5410 => 4,           // TIOCGPGRP, TIOCSPGRP
+        0x5413 | 0x5414 => 8,  // TIOCGWINSZ, TIOCSWINSZ
+        0x540f | 0x5410 => 4,  // TIOCGPGRP, TIOCSPGRP
         _ => return Err(Errno::EINVAL),
     };
     let mut buf = vec![0u8; size];

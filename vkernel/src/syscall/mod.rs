@@ -102,6 +102,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_getegid => Ok(u64::from(t.process.cred().egid)),
         SYS_getgroups => Ok(0),
         SYS_set_tid_address => process::set_tid_address(t, a),
+        SYS_set_robust_list => process::set_robust_list(t, a),
+        SYS_get_robust_list => process::get_robust_list(t, a),
         SYS_arch_prctl => process::arch_prctl(t, a),
         SYS_prlimit64 => process::prlimit64(t, a),
         SYS_getrlimit => process::getrlimit(t, a),

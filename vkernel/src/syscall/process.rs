@@ -70,6 +70,27 @@ pub fn set_tid_address(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(t.tid as u64)
 }
 
+/// The size of struct robust_list_head; Linux refuses any other.
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
+/// Records the thread's robust futex list. (Walking it when the thread dies, to mark
+/// held futexes FUTEX_OWNER_DIED, comes with futexes and threads.)
+pub fn set_robust_list(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[1] != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    t.robust_list = a[0];
+    Ok(0)
+}
+
+pub fn get_robust_list(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[0] != 0 && a[0] as i32 != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    put_u64(t, a[1], t.robust_list)?;
+    put_u64(t, a[2], ROBUST_LIST_HEAD_SIZE)
+}
+
 const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;
