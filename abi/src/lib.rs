@@ -1,7 +1,8 @@
 //! The Linux x86-64 system call ABI as vkernel needs it: syscall numbers
 //! and names ([`syscall_name`], [`nr`]), errno names and messages
-//! ([`errno_name`], [`errno_desc`]), and an strace-compatible formatter
-//! for `vkernel boot --strace` ([`format_entry`], [`format_exit`]).
+//! ([`errno_name`], [`errno_desc`]), an strace-compatible formatter
+//! for `vkernel boot --strace` ([`format_entry`], [`format_exit`]), and
+//! Linux's x86-64 signal frame, built and read back ([`sigframe`]).
 //!
 //! ```
 //! use abi::{format_entry, format_exit, nr, GuestMemory};
@@ -50,6 +51,7 @@
 //!   (e.g. `= 17 (SIGCHLD)` for rt_sigtimedwait) are not printed.
 
 pub mod errno;
+pub mod sigframe;
 pub mod strace;
 pub mod syscalls;
 

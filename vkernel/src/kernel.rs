@@ -9,7 +9,7 @@ use vproc::{Physmem, Zygote};
 
 use crate::fs::procfs::{ProcInfo, ProcView};
 use crate::fs::Vfs;
-use crate::process::Process;
+use crate::process::{ExitStatus, Process};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -23,6 +23,7 @@ pub struct Kernel {
     pub vfs: Vfs,
     pub opts: Options,
     pub boot_time: Instant,
+    pub timers: Arc<crate::sched::timer::Timers>,
     procs: Mutex<BTreeMap<i32, Arc<Process>>>,
     next_pid: AtomicI32,
     enosys_logged: Mutex<HashSet<u64>>,
@@ -36,18 +37,20 @@ impl Kernel {
         zygote: Zygote,
         image: Arc<rootfs::Image>,
         opts: Options,
-    ) -> Arc<Kernel> {
+    ) -> std::io::Result<Arc<Kernel>> {
         let vfs = Vfs::boot(&image);
-        Arc::new(Kernel {
+        let timers = crate::sched::timer::Timers::start()?;
+        Ok(Arc::new(Kernel {
             physmem,
             zygote,
             vfs,
             opts,
             boot_time: Instant::now(),
+            timers,
             procs: Mutex::new(BTreeMap::new()),
             next_pid: AtomicI32::new(1),
             enosys_logged: Mutex::new(HashSet::new()),
-        })
+        }))
     }
 
     fn procs(&self) -> MutexGuard<'_, BTreeMap<i32, Arc<Process>>> {
@@ -112,5 +115,137 @@ impl ProcView for KernelView<'_> {
 
     fn uptime(&self) -> f64 {
         self.kernel.boot_time.elapsed().as_secs_f64()
+    }
+}
+
+impl Kernel {
+    /// Tells `child`'s parent that it stopped, continued or ended (`code` is a CLD_*
+    /// value): SIGCHLD (unless the parent asked not to hear about stops) and a wakeup
+    /// of its wait4. A parent that ignores SIGCHLD never sees zombies: they are
+    /// reaped at once.
+    pub fn notify_parent(&self, child: &Arc<Process>, code: i32, status: i32) {
+        use crate::signal::*;
+        let Some(parent) = self.process(child.ppid()) else {
+            return;
+        };
+        let act = parent.sigactions()[(SIGCHLD - 1) as usize];
+        let ended = matches!(code, CLD_EXITED | CLD_KILLED | CLD_DUMPED);
+        if ended && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0) {
+            self.reap(&parent, child.pid);
+        } else if ended || act.flags & SA_NOCLDSTOP == 0 {
+            let uid = child.cred().uid;
+            let info = SigInfo {
+                signo: SIGCHLD,
+                code,
+                pid: child.pid,
+                uid,
+                status,
+                ..Default::default()
+            };
+            deliver::send_to_process(self, &parent, info);
+        }
+        parent.child_event.notify_all();
+    }
+
+    /// Removes a dead child for good; its CPU time joins the parent's children's.
+    pub fn reap(&self, parent: &Process, pid: i32) {
+        if let Some(c) = self.process(pid) {
+            let spent = {
+                let l = c.life();
+                l.cpu.add(l.children_cpu)
+            };
+            let mut pl = parent.life();
+            pl.children_cpu = pl.children_cpu.add(spent);
+        }
+        parent.tree().children.retain(|&c| c != pid);
+        self.remove_process(pid);
+    }
+
+    /// The end of a process: its files close (so pipe readers see EOF), its children
+    /// go to pid 1, and its parent is told.
+    pub fn exit_process(
+        &self,
+        p: &Arc<Process>,
+        status: ExitStatus,
+        core: bool,
+        cpu: crate::process::CpuTimes,
+    ) {
+        p.life().cpu = cpu;
+        *p.files() = crate::fs::FdTable::default();
+        if let Some(id) = p.real_timer().id.take() {
+            self.timers.cancel(id);
+        }
+        {
+            let mut l = p.life();
+            l.exit = Some(status);
+            l.core = core;
+            l.vfork_done = true;
+        }
+        p.vfork_event.notify_all();
+        self.reparent_children(p);
+        let (code, st) = match status {
+            ExitStatus::Code(c) => (crate::signal::CLD_EXITED, c),
+            ExitStatus::Signal(s) if core => (crate::signal::CLD_DUMPED, s),
+            ExitStatus::Signal(s) => (crate::signal::CLD_KILLED, s),
+        };
+        self.notify_parent(p, code, st);
+    }
+
+    fn reparent_children(&self, p: &Process) {
+        if p.pid == 1 {
+            return;
+        }
+        let children = std::mem::take(&mut p.tree().children);
+        let Some(init) = self.process(1) else { return };
+        for c in children {
+            if let Some(child) = self.process(c) {
+                child.tree().ppid = 1;
+                init.tree().children.push(c);
+            }
+        }
+        init.child_event.notify_all();
+    }
+
+    /// Starts a kernel thread that creates `process`'s stub, lets `setup` prepare the
+    /// task, runs it, and ends the process when it returns.
+    pub fn spawn_task(
+        self: &Arc<Self>,
+        process: Arc<Process>,
+        me: Arc<crate::process::Thread>,
+        setup: impl FnOnce(&mut crate::task::Task) -> bool + Send + 'static,
+    ) -> std::io::Result<()> {
+        let k = self.clone();
+        std::thread::Builder::new()
+            .name(format!("pid{}", process.pid))
+            .spawn(move || {
+                let (status, core, cpu) = match crate::task::new_task(&k, &process, me) {
+                    Ok(mut task) => {
+                        let end = if setup(&mut task) {
+                            (task.run(), task.core)
+                        } else {
+                            (ExitStatus::Signal(libc::SIGKILL), false)
+                        };
+                        // Read before the task (and with it the stub) goes away.
+                        (end.0, end.1, process.cpu())
+                    }
+                    Err(e) => {
+                        eprintln!("vkernel: pid {}: cannot create its stub: {e}", process.pid);
+                        (ExitStatus::Signal(libc::SIGKILL), false, Default::default())
+                    }
+                };
+                k.exit_process(&process, status, core, cpu);
+            })?;
+        Ok(())
+    }
+}
+
+impl Kernel {
+    pub fn all_processes(&self) -> Vec<Arc<Process>> {
+        self.procs().values().cloned().collect()
+    }
+
+    /// Whether any process is in process group `pgid`.
+    pub fn group_exists(&self, pgid: i32) -> bool {
+        self.all_processes().iter().any(|p| p.pgid() == pgid)
     }
 }

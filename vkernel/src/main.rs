@@ -1,12 +1,15 @@
 //! vkernel: a checkpointable userspace kernel for Linux x86-64 guests.
 
 mod exec;
+mod fork;
 mod fs;
 mod host;
 mod kernel;
 mod loader;
 mod mm;
 mod process;
+mod sched;
+mod signal;
 mod strace;
 mod syscall;
 mod task;
@@ -23,8 +26,7 @@ use crate::fs::inode::Inode;
 use crate::fs::{Cred, FdEntry, FdTable, FileKind, OpenFile};
 use crate::kernel::{Kernel, Options};
 use crate::mm::Vmspace;
-use crate::process::{FsState, Process};
-use crate::task::Task;
+use crate::process::{FsState, Process, Thread, Tree};
 
 #[derive(Parser)]
 #[command(
@@ -154,7 +156,7 @@ fn boot(
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
     let image = Arc::new(rootfs::open(image_path)?);
-    let kernel = Kernel::new(physmem, zygote, image, opts);
+    let kernel = Kernel::new(physmem, zygote, image, opts).context("starting kernel threads")?;
     let argv = pid1_argv(&kernel, init, prog);
     let handle = std::thread::Builder::new()
         .name("pid1".into())
@@ -233,9 +235,8 @@ fn console_fds(k: &Kernel) -> FdTable {
     files
 }
 
+/// Runs pid 1 to its end; returns vkernel's exit code.
 fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
-    let (_space, thread) = vproc::AddressSpace::spawn(&kernel.zygote, &kernel.physmem)
-        .context("creating pid 1's stub")?;
     let root = kernel.vfs.root.clone();
     let fs = FsState {
         root: root.clone(),
@@ -244,21 +245,16 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
     };
     let vm = Vmspace::new(kernel.physmem.clone());
     let pid = kernel.alloc_pid();
-    let process = Process::new(pid, 0, vm, console_fds(&kernel), fs, Cred::ROOT);
-    kernel.add_process(process.clone());
-    let regs = thread.get_regs().context("reading pid 1's registers")?;
-    let mut task = Task {
-        kernel: kernel.clone(),
-        process,
-        tid: pid,
-        thread,
-        regs,
-        exit: None,
-        clear_child_tid: 0,
-        robust_list: 0,
-        sigmask: 0,
-        altstack: Default::default(),
+    let tree = Tree {
+        ppid: 0,
+        pgid: pid,
+        sid: pid,
+        children: Vec::new(),
     };
+    let process = Process::new(pid, tree, vm, console_fds(&kernel), fs, Cred::ROOT);
+    kernel.add_process(process.clone());
+    let mut task =
+        task::new_task(&kernel, &process, Thread::new(pid)).context("creating pid 1's stub")?;
     let path = argv[0].clone();
     if let Err(e) = exec::execve(&mut task, &path, argv, guest_env()) {
         let name = String::from_utf8_lossy(&path);
@@ -270,6 +266,7 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         });
     }
     let status = task.run();
-    kernel.remove_process(pid);
+    // The whole system ends with pid 1: main exits, and with it every task thread
+    // and (through PTRACE_O_EXITKILL) every stub.
     Ok(status.host_code() as u8)
 }

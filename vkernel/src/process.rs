@@ -4,12 +4,15 @@
 //! taken while holding nothing else; syscalls copy data out of files first and into
 //! guest memory afterwards.
 
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::fs::inode::Inode;
 use crate::fs::procfs::ProcInfo;
 use crate::fs::{path_of, Cred, FdTable};
 use crate::mm::Vmspace;
+use crate::sched::{WaitQueue, Waker};
+use crate::signal::{SigQueue, UNBLOCKABLE};
 
 /// How a process ended, as wait status and vkernel's own exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +22,14 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The wait(2) status word.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => (c & 0xff) << 8,
+            ExitStatus::Signal(s) => s,
+        }
+    }
+
     /// The host exit code vkernel uses for pid 1 (shell convention: 128+signal).
     pub fn host_code(self) -> i32 {
         match self {
@@ -51,9 +62,127 @@ pub struct SigAction {
     pub mask: u64,
 }
 
+/// The shared part of a guest thread: what other tasks touch to signal or wake it.
+pub struct Thread {
+    pub tid: i32,
+    pub waker: Arc<Waker>,
+    pub sig: Mutex<ThreadSignals>,
+    /// The host tid of the stub thread, to kick it out of guest code.
+    pub stub_tid: AtomicI32,
+    pub stub_pid: AtomicI32,
+    /// Whether the task is running guest code right now (a kick is needed to stop it).
+    pub in_guest: AtomicBool,
+}
+
+#[derive(Default)]
+pub struct ThreadSignals {
+    pub pending: SigQueue,
+    pub mask: u64,
+}
+
+/// Host signal that stops a stub thread running guest code (ignored by default, so a
+/// stray one is harmless; under ptrace it still causes a stop the task sees).
+pub const KICK_SIGNAL: i32 = libc::SIGURG;
+
+impl Thread {
+    pub fn new(tid: i32) -> Arc<Thread> {
+        Arc::new(Thread {
+            tid,
+            waker: Waker::new(),
+            sig: Mutex::new(ThreadSignals::default()),
+            stub_tid: AtomicI32::new(0),
+            stub_pid: AtomicI32::new(0),
+            in_guest: AtomicBool::new(false),
+        })
+    }
+
+    pub fn signals(&self) -> MutexGuard<'_, ThreadSignals> {
+        lock(&self.sig)
+    }
+
+    /// Makes the task notice new work: wake it if it sleeps in the kernel, stop its
+    /// stub thread if it runs guest code.
+    pub fn kick(&self) {
+        self.waker.wake();
+        if self.in_guest.load(Ordering::SeqCst) {
+            let (pid, tid) = (
+                self.stub_pid.load(Ordering::SeqCst),
+                self.stub_tid.load(Ordering::SeqCst),
+            );
+            if tid > 0 {
+                // SAFETY: signalling our own stub thread.
+                unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, KICK_SIGNAL) };
+            }
+        }
+    }
+}
+
+/// ITIMER_REAL / alarm: the armed kernel timer and its period.
+#[derive(Default)]
+pub struct RealTimer {
+    pub id: Option<crate::sched::timer::TimerId>,
+    pub deadline: Option<std::time::Instant>,
+    pub interval: std::time::Duration,
+}
+
+/// Where a process stands in the process tree.
+pub struct Tree {
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub children: Vec<i32>,
+}
+
+/// Life and death as the parent's wait sees it.
+/// CPU time in clock ticks (100 per second), user and system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: u64,
+    pub system: u64,
+}
+
+impl CpuTimes {
+    pub fn add(self, o: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user + o.user,
+            system: self.system + o.system,
+        }
+    }
+
+    /// What the host has charged a stub process so far (its /proc stat fields 14-15).
+    pub fn of_stub(pid: i32) -> CpuTimes {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return CpuTimes::default();
+        };
+        // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        CpuTimes {
+            user: f.get(11).copied().unwrap_or(0),
+            system: f.get(12).copied().unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Life {
+    pub exit: Option<ExitStatus>,
+    /// CPU time of the process once it ended, and of its reaped children.
+    pub cpu: CpuTimes,
+    pub children_cpu: CpuTimes,
+    pub core: bool,
+    /// Stopped by this signal; `stop_reported` once a wait saw it.
+    pub stopped: Option<i32>,
+    pub stop_reported: bool,
+    pub continued: bool,
+    pub vfork_done: bool,
+}
+
 pub struct Process {
     pub pid: i32,
-    pub ppid: i32,
     pub mm: Mutex<Vmspace>,
     pub files: Mutex<FdTable>,
     pub fs: Mutex<FsState>,
@@ -61,6 +190,15 @@ pub struct Process {
     pub exec: Mutex<ExecInfo>,
     pub sigactions: Mutex<[SigAction; 64]>,
     pub rlimits: Mutex<[libc::rlimit64; 16]>,
+    pub threads: Mutex<Vec<Arc<Thread>>>,
+    pub shared_pending: Mutex<SigQueue>,
+    pub tree: Mutex<Tree>,
+    pub life: Mutex<Life>,
+    /// The parent sleeps here in wait4; children notify it when they change state.
+    pub child_event: WaitQueue,
+    /// A vfork parent sleeps here until the child execs or exits.
+    pub vfork_event: WaitQueue,
+    pub real_timer: Mutex<RealTimer>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,7 +208,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Process {
     pub fn new(
         pid: i32,
-        ppid: i32,
+        tree: Tree,
         mm: Vmspace,
         files: FdTable,
         fs: FsState,
@@ -84,7 +222,6 @@ impl Process {
         };
         Arc::new(Process {
             pid,
-            ppid,
             mm: Mutex::new(mm),
             files: Mutex::new(files),
             fs: Mutex::new(fs),
@@ -92,7 +229,75 @@ impl Process {
             exec: Mutex::new(ExecInfo::default()),
             sigactions: Mutex::new([dfl; 64]),
             rlimits: Mutex::new(default_rlimits()),
+            threads: Mutex::new(Vec::new()),
+            shared_pending: Mutex::new(SigQueue::default()),
+            tree: Mutex::new(tree),
+            life: Mutex::new(Life::default()),
+            child_event: WaitQueue::default(),
+            vfork_event: WaitQueue::default(),
+            real_timer: Mutex::new(RealTimer::default()),
         })
+    }
+
+    /// CPU time so far: the stubs of its live threads, or the final figure.
+    pub fn cpu(&self) -> CpuTimes {
+        if self.life().exit.is_some() {
+            return self.life().cpu;
+        }
+        let stubs: Vec<i32> = self
+            .threads()
+            .iter()
+            .map(|t| t.stub_pid.load(Ordering::SeqCst))
+            .collect();
+        stubs.into_iter().fold(CpuTimes::default(), |acc, pid| {
+            acc.add(CpuTimes::of_stub(pid))
+        })
+    }
+
+    pub fn real_timer(&self) -> MutexGuard<'_, RealTimer> {
+        lock(&self.real_timer)
+    }
+
+    pub fn tree(&self) -> MutexGuard<'_, Tree> {
+        lock(&self.tree)
+    }
+
+    pub fn life(&self) -> MutexGuard<'_, Life> {
+        lock(&self.life)
+    }
+
+    pub fn ppid(&self) -> i32 {
+        self.tree().ppid
+    }
+
+    pub fn pgid(&self) -> i32 {
+        self.tree().pgid
+    }
+
+    pub fn threads(&self) -> Vec<Arc<Thread>> {
+        lock(&self.threads).clone()
+    }
+
+    pub fn add_thread(&self, t: Arc<Thread>) {
+        lock(&self.threads).push(t);
+    }
+
+    pub fn shared_pending(&self) -> MutexGuard<'_, SigQueue> {
+        lock(&self.shared_pending)
+    }
+
+    /// Queues a process-directed signal and kicks a thread that can take it.
+    pub fn post_signal(&self, info: crate::signal::SigInfo) {
+        self.shared_pending().push(info);
+        let threads = self.threads();
+        let bit = crate::signal::bit(info.signo) & !UNBLOCKABLE;
+        let target = threads
+            .iter()
+            .find(|t| t.signals().mask & bit == 0)
+            .or(threads.first());
+        if let Some(t) = target {
+            t.kick();
+        }
     }
 
     pub fn mm(&self) -> MutexGuard<'_, Vmspace> {
@@ -134,13 +339,27 @@ impl Process {
             .map(|(fd, e)| (fd, e.file.path.clone()))
             .collect();
         let (maps, vm_bytes, rss_bytes) = crate::mm::maps_text(&self.mm());
+        let (ppid, pgid, sid) = {
+            let t = self.tree();
+            (t.ppid, t.pgid, t.sid)
+        };
+        let state = {
+            let l = self.life();
+            if l.exit.is_some() {
+                'Z'
+            } else if l.stopped.is_some() {
+                'T'
+            } else {
+                'R'
+            }
+        };
         ProcInfo {
             pid: self.pid,
-            ppid: self.ppid,
-            pgid: self.pid,
-            sid: self.pid,
+            ppid,
+            pgid,
+            sid,
             comm: exec.comm,
-            state: 'R',
+            state,
             cmdline: exec.cmdline,
             environ: exec.environ,
             exe: exec.exe,

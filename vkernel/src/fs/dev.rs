@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::inode::*;
 use super::lower::{major, makedev, minor};
+use crate::sched::Block;
 
 /// The character devices the kernel implements, by what they do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +86,18 @@ impl Device {
         })
     }
 
-    pub fn read(self, buf: &mut [u8]) -> Result<usize, Errno> {
+    /// read(2) on the device; console reads may sleep.
+    pub fn read(self, buf: &mut [u8], nonblock: bool, b: &dyn Block) -> Result<usize, Errno> {
+        match self {
+            Device::Console | Device::ConsoleErr => {
+                super::console::console().read(buf, nonblock, b)
+            }
+            _ => self.read_now(buf),
+        }
+    }
+
+    /// Reads from a device that never blocks (all but the console).
+    pub fn read_now(self, buf: &mut [u8]) -> Result<usize, Errno> {
         match self {
             Device::Null => Ok(0),
             Device::Zero | Device::Full => {
@@ -96,10 +108,7 @@ impl Device {
                 crate::host::fill_random(buf);
                 Ok(buf.len())
             }
-            Device::Console | Device::ConsoleErr => host_io(|| {
-                // SAFETY: reading into a valid buffer from the kernel's stdin.
-                unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) }
-            }),
+            Device::Console | Device::ConsoleErr => Err(Errno::ESPIPE),
         }
     }
 
@@ -123,15 +132,6 @@ impl Device {
 
     pub fn is_tty(self) -> bool {
         matches!(self, Device::Console | Device::ConsoleErr)
-    }
-
-    /// The host descriptor behind a console device, for readiness.
-    pub fn host_fd(self) -> Option<i32> {
-        match self {
-            Device::Console => Some(0),
-            Device::ConsoleErr => Some(2),
-            _ => None,
-        }
     }
 }
 

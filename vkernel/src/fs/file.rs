@@ -8,7 +8,9 @@ use nix::errno::Errno;
 
 use super::dev::Device;
 use super::inode::*;
+use super::pipe::Pipe;
 use super::procfs::{self, ProcView};
+use crate::sched::Block;
 
 pub const O_ACCMODE: u32 = 0o3;
 pub const O_WRONLY: u32 = 0o1;
@@ -28,6 +30,11 @@ pub enum FileKind {
     ProcData(Arc<Vec<u8>>),
     /// O_PATH: a handle for *at calls and fstat only.
     Path,
+    /// One end of a pipe.
+    Pipe {
+        pipe: Arc<Pipe>,
+        write_end: bool,
+    },
 }
 
 pub struct OpenFile {
@@ -72,10 +79,19 @@ impl OpenFile {
         self.pos.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// read(2): at the file position, advancing it.
-    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & O_NONBLOCK != 0
+    }
+
+    /// read(2): at the file position, advancing it; may sleep (pipes).
+    pub fn read(&self, buf: &mut [u8], b: &dyn Block) -> Result<usize, Errno> {
         if !self.readable() {
             return Err(Errno::EBADF);
+        }
+        match &self.kind {
+            FileKind::Pipe { pipe, .. } => return pipe.read(buf, self.nonblocking(), b),
+            FileKind::Device(d) => return d.read(buf, self.nonblocking(), b),
+            _ => {}
         }
         let mut pos = self.lock_pos();
         let n = self.read_at(*pos, buf)?;
@@ -90,7 +106,7 @@ impl OpenFile {
         match &self.kind {
             FileKind::Regular => self.inode.lock().read_data(off, buf),
             FileKind::Dir => Err(Errno::EISDIR),
-            FileKind::Device(d) => d.read(buf),
+            FileKind::Device(d) => d.read_now(buf),
             FileKind::ProcData(data) => {
                 let start = (off as usize).min(data.len());
                 let n = buf.len().min(data.len() - start);
@@ -98,12 +114,17 @@ impl OpenFile {
                 Ok(n)
             }
             FileKind::Path => Err(Errno::EBADF),
+            FileKind::Pipe { .. } => Err(Errno::ESPIPE),
         }
     }
 
-    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+    /// write(2); may sleep (pipes).
+    pub fn write(&self, data: &[u8], b: &dyn Block) -> Result<usize, Errno> {
         if !self.writable() {
             return Err(Errno::EBADF);
+        }
+        if let FileKind::Pipe { pipe, .. } = &self.kind {
+            return pipe.write(data, self.nonblocking(), b);
         }
         let mut pos = self.lock_pos();
         if self.flags() & O_APPEND != 0 {
@@ -134,11 +155,16 @@ impl OpenFile {
             FileKind::Device(d) => d.write(data),
             FileKind::Dir => Err(Errno::EISDIR),
             FileKind::ProcData(_) | FileKind::Path => Err(Errno::EBADF),
+            FileKind::Pipe { .. } => Err(Errno::ESPIPE),
         }
     }
 
     pub fn seekable(&self) -> bool {
-        !matches!(self.kind, FileKind::Device(d) if d.is_tty())
+        match &self.kind {
+            FileKind::Device(d) => !d.is_tty(),
+            FileKind::Pipe { .. } => false,
+            _ => true,
+        }
     }
 
     pub fn seek(&self, off: i64, whence: i32) -> Result<u64, Errno> {
@@ -200,6 +226,14 @@ impl OpenFile {
             *pos = (i + 1) as u64;
         }
         Ok(())
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let FileKind::Pipe { pipe, write_end } = &self.kind {
+            pipe.release(*write_end);
+        }
     }
 }
 

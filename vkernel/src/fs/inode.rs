@@ -27,6 +27,7 @@ pub const S_IFSOCK: u32 = 0o140000;
 pub const DEV_ROOTFS: u64 = 0x801;
 pub const DEV_DEVFS: u64 = 5;
 pub const DEV_PROCFS: u64 = 4;
+pub const DEV_PIPEFS: u64 = 0xd;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timespec {

@@ -1,11 +1,13 @@
 //! The virtual filesystem: one in-memory tree (the root image plus everything written
 //! since boot), with /dev and /proc grafted in as mount roots.
 
+pub mod console;
 pub mod dev;
 pub mod fdtable;
 pub mod file;
 pub mod inode;
 mod lower;
+pub mod pipe;
 pub mod procfs;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,6 +30,8 @@ pub struct Cred {
     pub gid: u32,
     pub euid: u32,
     pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
 }
 
 impl Cred {
@@ -36,6 +40,8 @@ impl Cred {
         gid: 0,
         euid: 0,
         egid: 0,
+        suid: 0,
+        sgid: 0,
     };
 }
 

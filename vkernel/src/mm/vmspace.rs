@@ -48,12 +48,24 @@ pub struct Vma {
     pub kind: VmaKind,
 }
 
-/// One page-table entry: the frame and whether the stub currently maps it.
+/// One page-table entry: the frame, and whether (and how) the stub maps it now.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Pte {
     frame: u64,
     #[serde(skip)]
     mapped: bool,
+    #[serde(skip)]
+    writable: bool,
+}
+
+impl Pte {
+    fn new(frame: u64) -> Pte {
+        Pte {
+            frame,
+            mapped: false,
+            writable: false,
+        }
+    }
 }
 
 /// What the task does after a guest fault.
@@ -376,13 +388,7 @@ impl Vmspace {
         let any_mapped = moved.iter().any(|(_, p)| p.mapped);
         for (a, p) in moved {
             self.ptes.remove(&a);
-            self.ptes.insert(
-                dest + (a - old),
-                Pte {
-                    frame: p.frame,
-                    mapped: false,
-                },
-            );
+            self.ptes.insert(dest + (a - old), Pte::new(p.frame));
         }
         if any_mapped {
             self.pending.push(HostCall::unmap(old, old_end - old));
@@ -424,13 +430,7 @@ impl Vmspace {
             Some(p) => Ok(p.frame),
             None => {
                 let f = self.physmem.alloc(1).ok_or(Errno::ENOMEM)?.start;
-                self.ptes.insert(
-                    page,
-                    Pte {
-                        frame: f,
-                        mapped: false,
-                    },
-                );
+                self.ptes.insert(page, Pte::new(f));
                 Ok(f)
             }
         }
@@ -441,13 +441,7 @@ impl Vmspace {
         let mut buf = vec![0u8; PAGE as usize];
         self.physmem.read_frame(old.frame, 0, &mut buf);
         self.physmem.write_frame(new, 0, &buf);
-        self.ptes.insert(
-            page,
-            Pte {
-                frame: new,
-                mapped: false,
-            },
-        );
+        self.ptes.insert(page, Pte::new(new));
         if old.mapped {
             self.pending.push(HostCall::unmap(page, PAGE));
         }
@@ -466,13 +460,7 @@ impl Vmspace {
 
     /// Puts a freshly filled frame at `page` (used by the ELF loader).
     pub fn install(&mut self, page: u64, frame: u64) {
-        if let Some(old) = self.ptes.insert(
-            page,
-            Pte {
-                frame,
-                mapped: false,
-            },
-        ) {
+        if let Some(old) = self.ptes.insert(page, Pte::new(frame)) {
             self.release.push(old.frame);
         }
     }
@@ -494,14 +482,73 @@ impl Vmspace {
         self.map_window(page, &vma)
     }
 
-    /// A fault on a page the stub already maps: copy-on-write or a real violation.
+    /// A fault on a page the stub already maps. A write to a page mapped read-only
+    /// in a writable VMA is copy-on-write (or a stale read-only mapping whose sharer
+    /// has gone); anything else is a real violation.
     fn protection_fault(&mut self, page: u64, p: Pte, vma: &Vma) -> FaultOutcome {
-        if !vma.prot.contains(Prot::WRITE) || self.effective_prot(vma, p.frame) == vma.prot {
+        if !vma.prot.contains(Prot::WRITE) || p.writable {
             return FaultOutcome::Segv(SEGV_ACCERR);
         }
-        match self.frame_for(page, true) {
-            Ok(_) => self.map_window(page, vma),
-            Err(_) => FaultOutcome::Oom,
+        if self.frame_for(page, true).is_err() {
+            return FaultOutcome::Oom;
+        }
+        if let Some(p) = self.ptes.get_mut(&page) {
+            // MAP_FIXED over the old mapping replaces it; no unmap needed.
+            p.mapped = false;
+        }
+        self.map_window(page, vma)
+    }
+
+    /// fork: a copy of this address space sharing every frame copy-on-write. The
+    /// parent's writable private pages are write-protected in its stub (queued), so
+    /// the first write on either side copies.
+    pub fn fork(&mut self) -> Vmspace {
+        let mut child = Vmspace::new(self.physmem.clone());
+        child.vmas = self.vmas.clone();
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        child.stack_top = self.stack_top;
+        for (&a, p) in &self.ptes {
+            self.physmem.frames().get(p.frame);
+            child.ptes.insert(a, Pte::new(p.frame));
+        }
+        let private_writable: Vec<Vma> = self
+            .vmas
+            .values()
+            .filter(|v| !v.shared && v.prot.contains(Prot::WRITE))
+            .cloned()
+            .collect();
+        for v in private_writable {
+            self.write_protect(&v);
+        }
+        child
+    }
+
+    /// Queues mprotect(prot - WRITE) over the runs of pages the stub maps writable.
+    fn write_protect(&mut self, v: &Vma) {
+        let prot = (v.prot - Prot::WRITE).bits() as i32;
+        let mut run: Option<(u64, u64)> = None;
+        let pages: Vec<u64> = self
+            .ptes
+            .range(v.start..v.end)
+            .filter(|(_, p)| p.mapped && p.writable)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in pages {
+            if let Some(p) = self.ptes.get_mut(&a) {
+                p.writable = false;
+            }
+            run = match run {
+                Some((s, e)) if e == a => Some((s, a + PAGE)),
+                Some((s, e)) => {
+                    self.pending.push(HostCall::protect(s, e - s, prot));
+                    Some((a, a + PAGE))
+                }
+                None => Some((a, a + PAGE)),
+            };
+        }
+        if let Some((s, e)) = run {
+            self.pending.push(HostCall::protect(s, e - s, prot));
         }
     }
 
@@ -538,6 +585,7 @@ impl Vmspace {
             let prot = self.effective_prot(vma, p.frame);
             if let Some(p) = self.ptes.get_mut(&a) {
                 p.mapped = true;
+                p.writable = prot.contains(Prot::WRITE);
             }
             run = match run {
                 Some((va, f, n, pr)) if va + n * PAGE == a && f + n == p.frame && pr == prot => {
@@ -566,13 +614,8 @@ impl Vmspace {
                 break;
             };
             for k in 0..run.len {
-                self.ptes.insert(
-                    missing[i + k as usize],
-                    Pte {
-                        frame: run.start + k,
-                        mapped: false,
-                    },
-                );
+                self.ptes
+                    .insert(missing[i + k as usize], Pte::new(run.start + k));
             }
             i += run.len as usize;
         }
@@ -746,6 +789,45 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(v.frame_for(b, false).unwrap(), f);
         assert!(v.find_vma(a).is_none());
+    }
+
+    #[test]
+    fn fork_shares_frames_and_copies_on_write() {
+        let mut parent = vm();
+        let pm = parent.physmem().clone();
+        let a = parent
+            .map(0, PAGE, false, anon(Prot::READ | Prot::WRITE))
+            .unwrap();
+        assert_eq!(parent.fault(a), FaultOutcome::Resolved);
+        parent.take_pending();
+        let f = parent.frame_for(a, false).unwrap();
+        let mut child = parent.fork();
+        assert_eq!(pm.frames().refcount(f), 2);
+        let protect = parent.take_pending();
+        assert_eq!(
+            protect.len(),
+            1,
+            "the parent's writable page is write-protected"
+        );
+        assert_eq!(protect[0].nr, libc::SYS_mprotect as u64);
+        // The child reads first: the shared frame is mapped read-only.
+        assert_eq!(child.fault(a), FaultOutcome::Resolved);
+        assert_eq!(child.take_pending()[0].args[2], (Prot::READ).bits() as u64);
+        // The parent writes: a copy-on-write fault gives it a new frame.
+        assert_eq!(parent.fault(a), FaultOutcome::Resolved);
+        assert_ne!(parent.frame_for(a, false).unwrap(), f);
+        parent.release_frames();
+        assert_eq!(pm.frames().refcount(f), 1);
+        // The child writes: its frame is private now, so the mapping is just refreshed.
+        assert_eq!(child.fault(a), FaultOutcome::Resolved);
+        let remap = child.take_pending();
+        assert_eq!(remap[0].args[2], (Prot::READ | Prot::WRITE).bits() as u64);
+        assert_eq!(child.frame_for(a, false).unwrap(), f, "no copy");
+        assert_eq!(
+            child.fault(a),
+            FaultOutcome::Segv(SEGV_ACCERR),
+            "now a real fault"
+        );
     }
 
     #[test]

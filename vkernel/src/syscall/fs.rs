@@ -127,7 +127,7 @@ fn file(t: &Task, fd: u64) -> Result<Arc<OpenFile>, Errno> {
 
 pub fn read(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
-    read_into(t, a[1], a[2] as usize, |buf| f.read(buf))
+    read_into(t, a[1], a[2] as usize, |buf| f.read(buf, t))
 }
 
 pub fn pread64(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -206,7 +206,8 @@ fn write_from(
 
 pub fn write(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
-    write_from(t, a[1], a[2] as usize, |buf| f.write(buf))
+    let r = write_from(t, a[1], a[2] as usize, |buf| f.write(buf, t));
+    raise_sigpipe(t, r)
 }
 
 pub fn pwrite64(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -225,6 +226,65 @@ pub fn pwrite64(t: &mut Task, a: [u64; 6]) -> SysResult {
     })
 }
 
+/// A write to a pipe with no reader raises SIGPIPE at the writer, as well as EPIPE.
+fn raise_sigpipe(t: &Task, r: SysResult) -> SysResult {
+    if r == Err(Errno::EPIPE) {
+        let info = crate::signal::SigInfo::user(
+            crate::signal::SIGPIPE,
+            t.process.pid,
+            t.process.cred().uid,
+        );
+        t.me.signals().pending.push(info);
+    }
+    r
+}
+
+pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let flags = a[1] as u32;
+    if flags & !(O_CLOEXEC | crate::fs::file::O_NONBLOCK | 0o40000/* O_DIRECT */) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pipe = crate::fs::pipe::Pipe::new();
+    let inode = crate::fs::pipe::pipe_inode();
+    let status = flags & crate::fs::file::O_NONBLOCK;
+    let end = |write_end: bool| {
+        let acc = if write_end { O_WRONLY } else { 0 };
+        let kind = FileKind::Pipe {
+            pipe: pipe.clone(),
+            write_end,
+        };
+        OpenFile::new(
+            inode.clone(),
+            format!("pipe:[{}]", inode.ino).into_bytes(),
+            kind,
+            acc | status,
+        )
+    };
+    let (r, w) = (end(false), end(true));
+    let cloexec = flags & O_CLOEXEC != 0;
+    let fds = {
+        let mut files = t.process.files();
+        let rfd = files.install(r, cloexec, 0)?;
+        match files.install(w, cloexec, 0) {
+            Ok(wfd) => [rfd, wfd],
+            Err(e) => {
+                let _ = files.close(rfd);
+                return Err(e);
+            }
+        }
+    };
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&fds[0].to_ne_bytes());
+    bytes[4..].copy_from_slice(&fds[1].to_ne_bytes());
+    if let Err(e) = t.process.mm().write_bytes(GuestPtr(a[0]), &bytes) {
+        let mut files = t.process.files();
+        let _ = files.close(fds[0]);
+        let _ = files.close(fds[1]);
+        return Err(e);
+    }
+    Ok(0)
+}
+
 fn iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<libc::iovec>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
@@ -239,7 +299,7 @@ pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
     let mut total = 0;
     for iov in iovecs(t, a[1], a[2])? {
-        let n = read_into(t, iov.iov_base as u64, iov.iov_len, |b| f.read(b))?;
+        let n = read_into(t, iov.iov_base as u64, iov.iov_len, |b| f.read(b, t))?;
         total += n;
         if n < iov.iov_len as u64 {
             break;
@@ -252,7 +312,10 @@ pub fn writev(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
     let mut total = 0;
     for iov in iovecs(t, a[1], a[2])? {
-        let n = write_from(t, iov.iov_base as u64, iov.iov_len, |b| f.write(b))?;
+        let n = raise_sigpipe(
+            t,
+            write_from(t, iov.iov_base as u64, iov.iov_len, |b| f.write(b, t)),
+        )?;
         total += n;
         if n < iov.iov_len as u64 {
             break;
@@ -481,7 +544,13 @@ pub fn getdents64(t: &mut Task, a: [u64; 6]) -> SysResult {
 /// stdin not a terminal the console is a plain byte stream and says ENOTTY, as a pipe
 /// would. (The kernel's own line discipline arrives with job control.)
 pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
+    const FIONREAD: u64 = 0x541b;
     let f = file(t, a[0])?;
+    if let (FIONREAD, FileKind::Pipe { pipe, .. }) = (a[1], &f.kind) {
+        let n = pipe.available() as i32;
+        t.process.mm().write_val(GuestPtr(a[2]), &n)?;
+        return Ok(0);
+    }
     let FileKind::Device(d) = f.kind else {
         return Err(Errno::ENOTTY);
     };

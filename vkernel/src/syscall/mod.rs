@@ -1,18 +1,19 @@
 //! System call dispatch: one file per family, one function per call.
 
+mod cred;
 mod fs;
 mod info;
+mod itimer;
 mod mm;
 mod poll;
 mod process;
 mod signal;
 mod time;
+mod wait;
 
 use nix::errno::Errno;
 
 use crate::task::Task;
-
-pub use signal::StackT;
 
 pub type SysResult = Result<u64, Errno>;
 
@@ -83,6 +84,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_sync => Ok(0),
         SYS_poll => poll::poll(t, a),
         SYS_ppoll => poll::ppoll(t, a),
+        SYS_select => poll::select(t, a),
+        SYS_pselect6 => poll::pselect6(t, a),
         SYS_brk => mm::brk(t, a),
         SYS_mmap => mm::mmap(t, a),
         SYS_munmap => mm::munmap(t, a),
@@ -94,13 +97,42 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_execve => process::execve(t, a),
         SYS_getpid => Ok(t.process.pid as u64),
         SYS_gettid => Ok(t.tid as u64),
-        SYS_getppid => Ok(t.process.ppid as u64),
-        SYS_getpgrp | SYS_getpgid | SYS_getsid => Ok(t.process.pid as u64),
+        SYS_getppid => Ok(t.process.ppid() as u64),
+        SYS_getpgrp => Ok(t.process.pgid() as u64),
+        SYS_getpgid => process::getpgid(t, a),
+        SYS_getsid => process::getsid(t, a),
+        SYS_setpgid => process::setpgid(t, a),
+        SYS_setsid => process::setsid(t, a),
+        SYS_clone => process::clone(t, a),
+        SYS_clone3 => process::clone3(t, a),
+        SYS_fork => process::fork(t, a),
+        SYS_vfork => process::vfork(t, a),
+        SYS_wait4 => wait::wait4(t, a),
+        SYS_waitid => wait::waitid(t, a),
+        SYS_kill => signal::kill(t, a),
+        SYS_tkill => signal::tkill(t, a),
+        SYS_tgkill => signal::tgkill(t, a),
+        SYS_rt_sigreturn => signal::rt_sigreturn(t, a),
+        SYS_rt_sigpending => signal::rt_sigpending(t, a),
+        SYS_rt_sigsuspend => signal::rt_sigsuspend(t, a),
+        SYS_pause => signal::pause(t, a),
+        SYS_restart_syscall => time::restart_syscall(t, a),
+        SYS_pipe => fs::pipe2(t, [a[0], 0, 0, 0, 0, 0]),
+        SYS_pipe2 => fs::pipe2(t, a),
         SYS_getuid => Ok(u64::from(t.process.cred().uid)),
         SYS_geteuid => Ok(u64::from(t.process.cred().euid)),
         SYS_getgid => Ok(u64::from(t.process.cred().gid)),
         SYS_getegid => Ok(u64::from(t.process.cred().egid)),
         SYS_getgroups => Ok(0),
+        SYS_setgroups => cred::setgroups(t, a),
+        SYS_setuid => cred::setuid(t, a),
+        SYS_setgid => cred::setgid(t, a),
+        SYS_setreuid => cred::setreuid(t, a),
+        SYS_setregid => cred::setregid(t, a),
+        SYS_setresuid => cred::setresuid(t, a),
+        SYS_setresgid => cred::setresgid(t, a),
+        SYS_getresuid => cred::getresuid(t, a),
+        SYS_getresgid => cred::getresgid(t, a),
         SYS_set_tid_address => process::set_tid_address(t, a),
         SYS_set_robust_list => process::set_robust_list(t, a),
         SYS_get_robust_list => process::get_robust_list(t, a),
@@ -118,6 +150,11 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_gettimeofday => time::gettimeofday(t, a),
         SYS_time => time::time(t, a),
         SYS_nanosleep => time::nanosleep(t, a),
+        SYS_alarm => itimer::alarm(t, a),
+        SYS_times => time::times(t, a),
+        SYS_getrusage => time::getrusage(t, a),
+        SYS_setitimer => itimer::setitimer(t, a),
+        SYS_getitimer => itimer::getitimer(t, a),
         SYS_clock_nanosleep => time::clock_nanosleep(t, a),
         SYS_rt_sigaction => signal::rt_sigaction(t, a),
         SYS_rt_sigprocmask => signal::rt_sigprocmask(t, a),

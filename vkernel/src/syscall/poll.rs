@@ -1,18 +1,25 @@
-//! poll and ppoll over the file kinds that exist so far: regular files, directories
-//! and memory devices are always ready (as on Linux); the console is as ready as the
-//! host descriptor behind it. (Wait queues for pipes and sockets come with them.)
+//! poll and ppoll: regular files, directories and memory devices are always ready (as
+//! on Linux); pipes report their state and wake pollers through their wait queue; the
+//! console is readable when its input buffer has bytes (or hit EOF).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use super::SysResult;
+use crate::fs::console::console;
+use crate::fs::pipe::Pipe;
 use crate::fs::FileKind;
 use crate::mm::{GuestPtr, UserMem};
+use crate::sched::{block_on, WaitQueue};
 use crate::task::Task;
 
 const POLLIN: i16 = 0x1;
-const POLLPRI: i16 = 0x2;
 const POLLOUT: i16 = 0x4;
 const POLLNVAL: i16 = 0x20;
+const POLLERR: i16 = 0x8;
+const POLLHUP: i16 = 0x10;
 const POLLRDNORM: i16 = 0x40;
 const POLLWRNORM: i16 = 0x100;
 
@@ -32,7 +39,12 @@ pub fn poll(t: &mut Task, a: [u64; 6]) -> SysResult {
     do_poll(t, a[0], a[1], (timeout_ms >= 0).then_some(timeout_ms))
 }
 
+/// ppoll: its mask argument is the sigset pointer itself, with the size in a[4].
 pub fn ppoll(t: &mut Task, a: [u64; 6]) -> SysResult {
+    with_mask(t, a[3], a[4], |t| ppoll_inner(t, a))
+}
+
+fn ppoll_inner(t: &mut Task, a: [u64; 6]) -> SysResult {
     let timeout = if a[2] == 0 {
         None
     } else {
@@ -45,26 +57,56 @@ pub fn ppoll(t: &mut Task, a: [u64; 6]) -> SysResult {
     do_poll(t, a[0], a[1], timeout)
 }
 
-/// What we wait on for one pollfd: ready now, a host fd, or nothing.
+/// What we wait on for one pollfd: ready now, or a kernel object with a wait queue.
 enum Source {
     Ready(i16),
-    Host(i32),
+    Console,
+    Pipe(Arc<Pipe>, bool),
 }
+
+const ALWAYS: i16 = POLLERR | POLLHUP | POLLNVAL;
 
 fn source(t: &Task, p: &PollFd) -> Source {
     let Ok(f) = t.process.files().file(p.fd) else {
         return Source::Ready(POLLNVAL);
     };
-    match f.kind {
-        FileKind::Device(d) => match d.host_fd() {
-            // Reads come from the host's stdin whichever console fd it is.
-            Some(_) if p.events & (POLLIN | POLLRDNORM | POLLPRI) != 0 => Source::Host(0),
-            Some(fd) => Source::Host(fd),
-            None => Source::Ready(p.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)),
-        },
+    match &f.kind {
+        FileKind::Device(d) if d.is_tty() => Source::Console,
+        FileKind::Pipe { pipe, write_end } => Source::Pipe(pipe.clone(), *write_end),
         FileKind::Path => Source::Ready(POLLNVAL),
         _ => Source::Ready(p.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)),
     }
+}
+
+/// Readiness of the kernel-side sources, as revents.
+fn check(sources: &[(usize, Source)], fds: &mut [PollFd]) -> usize {
+    let mut n = 0;
+    for (i, s) in sources {
+        let p = &mut fds[*i];
+        p.revents = match s {
+            Source::Ready(r) => *r,
+            Source::Pipe(pipe, w) => {
+                let r = pipe.poll(*w);
+                let r = r
+                    | if r & POLLIN != 0 { POLLRDNORM } else { 0 }
+                    | if r & POLLOUT != 0 { POLLWRNORM } else { 0 };
+                r & (p.events | ALWAYS)
+            }
+            Source::Console => {
+                // Output to the host terminal never blocks the guest.
+                let input = if console().readable() {
+                    POLLIN | POLLRDNORM
+                } else {
+                    0
+                };
+                (input | POLLOUT | POLLWRNORM) & p.events
+            }
+        };
+        if p.revents != 0 {
+            n += 1;
+        }
+    }
+    n
 }
 
 fn do_poll(t: &mut Task, addr: u64, n: u64, timeout_ms: Option<i32>) -> SysResult {
@@ -77,42 +119,8 @@ fn do_poll(t: &mut Task, addr: u64, n: u64, timeout_ms: Option<i32>) -> SysResul
             .map(|i| mm.read_val(GuestPtr(addr + i * 8)))
             .collect::<Result<_, _>>()?
     };
-    let mut host: Vec<libc::pollfd> = Vec::new();
-    let mut host_of: Vec<Option<usize>> = Vec::new();
-    for p in &mut fds {
-        p.revents = 0;
-        if p.fd < 0 {
-            host_of.push(None);
-            continue;
-        }
-        match source(t, p) {
-            Source::Ready(r) => {
-                p.revents = r;
-                host_of.push(None);
-            }
-            Source::Host(fd) => {
-                host_of.push(Some(host.len()));
-                host.push(libc::pollfd {
-                    fd,
-                    events: p.events,
-                    revents: 0,
-                });
-            }
-        }
-    }
-    let ready_now = fds.iter().any(|p| p.revents != 0);
-    let wait = if ready_now {
-        0
-    } else {
-        timeout_ms.unwrap_or(-1)
-    };
-    host_poll(&mut host, wait)?;
-    for (p, h) in fds.iter_mut().zip(&host_of) {
-        if let Some(i) = h {
-            p.revents = host[*i].revents;
-        }
-    }
-    let count = fds.iter().filter(|p| p.revents != 0).count();
+    let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms.max(0) as u64));
+    let count = poll_fds(t, &mut fds, deadline)?;
     let mut mm = t.process.mm();
     for (i, p) in fds.iter().enumerate() {
         mm.write_val(GuestPtr(addr + i as u64 * 8), p)?;
@@ -120,16 +128,193 @@ fn do_poll(t: &mut Task, addr: u64, n: u64, timeout_ms: Option<i32>) -> SysResul
     Ok(count as u64)
 }
 
-/// Polls host descriptors (sleeping for the timeout when there are none).
-fn host_poll(host: &mut [libc::pollfd], timeout_ms: i32) -> Result<(), Errno> {
-    loop {
-        // SAFETY: `host` is a valid array of pollfd of the given length.
-        let r = unsafe { libc::poll(host.as_mut_ptr(), host.len() as libc::nfds_t, timeout_ms) };
-        if r >= 0 {
-            return Ok(());
+/// The poll core: fills revents; returns how many are nonzero.
+fn poll_fds(t: &Task, fds: &mut [PollFd], deadline: Option<Instant>) -> Result<usize, Errno> {
+    let sources: Vec<(usize, Source)> = fds
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.fd >= 0)
+        .map(|(i, p)| (i, source(t, p)))
+        .collect();
+    for p in fds.iter_mut() {
+        p.revents = 0;
+    }
+    wait_ready(t, &sources, fds, deadline)
+}
+
+/// select and pselect6: fd_sets turned into pollfds and back.
+fn do_select(t: &mut Task, n: u64, sets: [u64; 3], deadline: Option<Instant>) -> SysResult {
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= crate::fs::fdtable::NOFILE)
+        .ok_or(Errno::EINVAL)?;
+    let words = n.div_ceil(64);
+    let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, &addr) in bits.iter_mut().zip(&sets) {
+        if addr != 0 {
+            let mut mm = t.process.mm();
+            for (i, w) in set.iter_mut().enumerate() {
+                *w = mm.read_val(GuestPtr(addr + 8 * i as u64))?;
+            }
         }
-        if Errno::last() != Errno::EINTR {
-            return Err(Errno::last());
+    }
+    let wanted = [
+        POLLIN | POLLRDNORM | POLLHUP | POLLERR,
+        POLLOUT | POLLWRNORM | POLLERR,
+        0x2, /* POLLPRI */
+    ];
+    let events = [POLLIN, POLLOUT, 0x2];
+    let mut fds: Vec<PollFd> = Vec::new();
+    for fd in 0..n {
+        let mut ev = 0;
+        for (k, set) in bits.iter().enumerate() {
+            if set[fd / 64] & (1 << (fd % 64)) != 0 {
+                ev |= events[k];
+            }
         }
+        if ev != 0 {
+            fds.push(PollFd {
+                fd: fd as i32,
+                events: ev,
+                revents: 0,
+            });
+        }
+    }
+    poll_fds(t, &mut fds, deadline)?;
+    if fds.iter().any(|p| p.revents & POLLNVAL != 0) {
+        return Err(Errno::EBADF);
+    }
+    let mut count = 0;
+    for set in bits.iter_mut() {
+        set.fill(0);
+    }
+    for p in &fds {
+        for (k, set) in bits.iter_mut().enumerate() {
+            if p.events & events[k] != 0 && p.revents & wanted[k] != 0 {
+                set[p.fd as usize / 64] |= 1 << (p.fd % 64);
+                count += 1;
+            }
+        }
+    }
+    for (set, &addr) in bits.iter().zip(&sets) {
+        if addr != 0 {
+            let mut mm = t.process.mm();
+            for (i, w) in set.iter().enumerate() {
+                mm.write_val(GuestPtr(addr + 8 * i as u64), w)?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn deadline_in(d: Duration) -> Instant {
+    Instant::now() + d
+}
+
+pub fn select(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let deadline = if a[4] == 0 {
+        None
+    } else {
+        let tv: libc::timeval = t.process.mm().read_val(GuestPtr(a[4]))?;
+        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(deadline_in(Duration::new(
+            tv.tv_sec as u64,
+            tv.tv_usec as u32 * 1000,
+        )))
+    };
+    let r = do_select(t, a[0], [a[1], a[2], a[3]], deadline);
+    if let (Some(d), true) = (deadline, a[4] != 0) {
+        // Linux reports the time left.
+        let left = d.saturating_duration_since(Instant::now());
+        let tv = libc::timeval {
+            tv_sec: left.as_secs() as i64,
+            tv_usec: left.subsec_micros() as i64,
+        };
+        t.process.mm().write_val(GuestPtr(a[4]), &tv)?;
+    }
+    r
+}
+
+/// pselect6: like select with a timespec and, atomically, a temporary signal mask.
+pub fn pselect6(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let deadline = if a[4] == 0 {
+        None
+    } else {
+        let ts: libc::timespec = t.process.mm().read_val(GuestPtr(a[4]))?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(deadline_in(Duration::new(
+            ts.tv_sec as u64,
+            ts.tv_nsec as u32,
+        )))
+    };
+    with_sigmask(t, a[5], |t| {
+        do_select(t, a[0], [a[1], a[2], a[3]], deadline)
+    })
+}
+
+/// pselect6 passes its mask as a {sigset_t *, size_t} pair.
+fn with_sigmask(t: &mut Task, arg: u64, f: impl FnOnce(&mut Task) -> SysResult) -> SysResult {
+    if arg == 0 {
+        return f(t);
+    }
+    let (ptr, size): (u64, u64) = {
+        let mut mm = t.process.mm();
+        (mm.read_val(GuestPtr(arg))?, mm.read_val(GuestPtr(arg + 8))?)
+    };
+    with_mask(t, ptr, size, f)
+}
+
+/// Runs `f` with a temporary signal mask. If a signal interrupts it, the old mask
+/// returns only after delivery (like sigsuspend), so the handler runs in between.
+fn with_mask(
+    t: &mut Task,
+    ptr: u64,
+    size: u64,
+    f: impl FnOnce(&mut Task) -> SysResult,
+) -> SysResult {
+    if ptr == 0 {
+        return f(t);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let tmp: u64 = t.process.mm().read_val(GuestPtr(ptr))?;
+    let old = std::mem::replace(&mut t.me.signals().mask, tmp & !crate::signal::UNBLOCKABLE);
+    let r = f(t);
+    if r == Err(Errno::EINTR) {
+        t.saved_mask = Some(old);
+    } else {
+        t.me.signals().mask = old;
+    }
+    r
+}
+
+/// Waits until some source is ready, the deadline passes (0) or a signal arrives
+/// (EINTR). Every source's wait queue ends the sleep so the state is checked again.
+fn wait_ready(
+    t: &Task,
+    sources: &[(usize, Source)],
+    fds: &mut [PollFd],
+    deadline: Option<Instant>,
+) -> Result<usize, Errno> {
+    let queues: Vec<&WaitQueue> = sources
+        .iter()
+        .filter_map(|(_, s)| match s {
+            Source::Pipe(p, _) => Some(&p.wq),
+            Source::Console => Some(&console().wq),
+            Source::Ready(_) => None,
+        })
+        .collect();
+    let ready = block_on(t, &queues, deadline, || {
+        let n = check(sources, fds);
+        (n > 0).then_some(n)
+    });
+    match ready {
+        Err(Errno::ETIMEDOUT) => Ok(0),
+        other => other,
     }
 }

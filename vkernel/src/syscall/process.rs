@@ -4,9 +4,132 @@ use nix::errno::Errno;
 
 use super::SysResult;
 use crate::exec;
+use crate::fork;
 use crate::mm::{GuestPtr, UserMem};
 use crate::process::ExitStatus;
 use crate::task::Task;
+
+pub fn clone(t: &mut Task, a: [u64; 6]) -> SysResult {
+    // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+    let args = fork::CloneArgs {
+        flags: a[0] & !0xff,
+        stack: a[1],
+        parent_tid: a[2],
+        child_tid: a[3],
+        tls: a[4],
+    };
+    if a[0] & 0xff != libc::SIGCHLD as u64 && a[0] & fork::CLONE_THREAD == 0 {
+        // Children that announce their end with another signal are not supported yet.
+        return Err(Errno::EINVAL);
+    }
+    fork::clone_process(t, &args)
+}
+
+pub fn clone3(t: &mut Task, a: [u64; 6]) -> SysResult {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, ...
+    if a[1] < 64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut w = [0u64; 8];
+    for (i, word) in w.iter_mut().enumerate() {
+        *word = t.process.mm().read_val(GuestPtr(a[0] + 8 * i as u64))?;
+    }
+    if w[4] != libc::SIGCHLD as u64 && w[0] & fork::CLONE_THREAD == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let stack = if w[5] != 0 { w[5] + w[6] } else { 0 };
+    let args = fork::CloneArgs {
+        flags: w[0],
+        stack,
+        parent_tid: w[3],
+        child_tid: w[2],
+        tls: w[7],
+    };
+    fork::clone_process(t, &args)
+}
+
+pub fn fork(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    fork::clone_process(
+        t,
+        &fork::CloneArgs {
+            flags: 0,
+            stack: 0,
+            parent_tid: 0,
+            child_tid: 0,
+            tls: 0,
+        },
+    )
+}
+
+pub fn vfork(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    let flags = fork::CLONE_VM | fork::CLONE_VFORK;
+    fork::clone_process(
+        t,
+        &fork::CloneArgs {
+            flags,
+            stack: 0,
+            parent_tid: 0,
+            child_tid: 0,
+            tls: 0,
+        },
+    )
+}
+
+pub fn setpgid(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let pid = if a[0] == 0 {
+        t.process.pid
+    } else {
+        a[0] as i32
+    };
+    let pgid = if a[1] == 0 { pid } else { a[1] as i32 };
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = t.kernel.process(pid).ok_or(Errno::ESRCH)?;
+    let me = t.process.pid;
+    if pid != me && target.ppid() != me {
+        return Err(Errno::ESRCH);
+    }
+    let my_sid = t.process.tree().sid;
+    let mut tr = target.tree();
+    if tr.sid != my_sid {
+        return Err(Errno::EPERM);
+    }
+    if tr.sid == pid {
+        return Err(Errno::EPERM); // a session leader cannot move
+    }
+    tr.pgid = pgid;
+    Ok(0)
+}
+
+fn tree_field(t: &Task, pid: u64, f: impl Fn(&crate::process::Tree) -> i32) -> SysResult {
+    let p = if pid == 0 {
+        t.process.clone()
+    } else {
+        t.kernel.process(pid as i32).ok_or(Errno::ESRCH)?
+    };
+    let v = f(&p.tree());
+    Ok(v as u64)
+}
+
+pub fn getpgid(t: &mut Task, a: [u64; 6]) -> SysResult {
+    tree_field(t, a[0], |tr| tr.pgid)
+}
+
+pub fn getsid(t: &mut Task, a: [u64; 6]) -> SysResult {
+    tree_field(t, a[0], |tr| tr.sid)
+}
+
+pub fn setsid(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    let pid = t.process.pid;
+    if t.kernel.group_exists(pid) {
+        return Err(Errno::EPERM);
+    }
+    let mut tr = t.process.tree();
+    tr.sid = pid;
+    tr.pgid = pid;
+    Ok(pid as u64)
+}
 
 pub fn exit(t: &mut Task, a: [u64; 6]) -> SysResult {
     // With one thread per process, exit ends the process like exit_group.

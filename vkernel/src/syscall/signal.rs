@@ -64,7 +64,7 @@ pub fn rt_sigprocmask(t: &mut Task, a: [u64; 6]) -> SysResult {
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    let old = t.sigmask;
+    let old = t.me.signals().mask;
     let new = if set != 0 {
         Some(t.process.mm().read_val::<u64>(GuestPtr(set))?)
     } else {
@@ -72,12 +72,13 @@ pub fn rt_sigprocmask(t: &mut Task, a: [u64; 6]) -> SysResult {
     };
     if let Some(s) = new {
         let s = s & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
-        t.sigmask = match how as i32 {
+        let new_mask = match how as i32 {
             libc::SIG_BLOCK => old | s,
             libc::SIG_UNBLOCK => old & !s,
             libc::SIG_SETMASK => s,
             _ => return Err(Errno::EINVAL),
         };
+        t.me.signals().mask = new_mask;
     }
     if oset != 0 {
         t.process.mm().write_val(GuestPtr(oset), &old)?;
@@ -87,7 +88,7 @@ pub fn rt_sigprocmask(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
-pub struct StackT {
+struct StackT {
     pub sp: u64,
     pub flags: i32,
     pub pad: i32,
@@ -98,32 +99,155 @@ pub struct StackT {
 unsafe impl crate::mm::Pod for StackT {}
 
 pub fn sigaltstack(t: &mut Task, a: [u64; 6]) -> SysResult {
-    const SS_DISABLE: i32 = 2;
-    const MINSIGSTKSZ: u64 = 2048;
+    use abi::sigframe::{AltStack, AltStackError, MINSIGSTKSZ};
+    let sp = t.regs.0.rsp;
     let new = if a[0] != 0 {
         Some(t.process.mm().read_val::<StackT>(GuestPtr(a[0]))?)
     } else {
         None
     };
-    if a[1] != 0 {
-        let mut old = t.altstack;
-        if old.size == 0 {
-            old.flags = SS_DISABLE;
-        }
-        t.process.mm().write_val(GuestPtr(a[1]), &old)?;
-    }
+    let old = t.altstack.reported(sp);
     if let Some(n) = new {
-        if n.flags & !SS_DISABLE & !(1 << 31) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if n.flags & SS_DISABLE == 0 && n.size < MINSIGSTKSZ {
-            return Err(Errno::ENOMEM);
-        }
-        t.altstack = if n.flags & SS_DISABLE != 0 {
-            StackT::default()
-        } else {
-            n
+        let want = AltStack {
+            sp: n.sp,
+            flags: n.flags,
+            size: n.size,
         };
+        t.altstack = t.altstack.set(want, sp, MINSIGSTKSZ).map_err(|e| match e {
+            AltStackError::OnStack => Errno::EPERM,
+            AltStackError::BadFlags => Errno::EINVAL,
+            AltStackError::TooSmall => Errno::ENOMEM,
+        })?;
+    }
+    if a[1] != 0 {
+        let out = StackT {
+            sp: old.sp,
+            flags: old.flags,
+            pad: 0,
+            size: old.size,
+        };
+        t.process.mm().write_val(GuestPtr(a[1]), &out)?;
     }
     Ok(0)
+}
+
+use std::sync::Arc;
+
+use crate::process::Process;
+use crate::signal::{deliver, SigInfo, SI_TKILL};
+
+fn sig_arg(a: u64) -> Result<i32, Errno> {
+    let s = a as i32;
+    if s == 0 || crate::signal::valid(s) {
+        Ok(s)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// Root may signal anyone; others only processes of their own real or effective uid.
+fn may_signal(t: &Task, target: &Process) -> bool {
+    let (me, them) = (t.process.cred(), target.cred());
+    me.euid == 0 || me.uid == them.uid || me.euid == them.uid
+}
+
+fn send(t: &Task, targets: Vec<Arc<Process>>, sig: i32, code: i32) -> SysResult {
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    let mut sent = false;
+    for p in targets.iter().filter(|p| may_signal(t, p)) {
+        sent = true;
+        if sig != 0 && p.life().exit.is_none() {
+            let info = SigInfo {
+                signo: sig,
+                code,
+                pid: t.process.pid,
+                uid: t.process.cred().uid,
+                ..Default::default()
+            };
+            deliver::send_to_process(&t.kernel, p, info);
+        }
+    }
+    if sent {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+pub fn kill(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let (pid, sig) = (a[0] as i32, sig_arg(a[1])?);
+    let all = t.kernel.all_processes();
+    let targets: Vec<Arc<Process>> = match pid {
+        p if p > 0 => all.into_iter().filter(|x| x.pid == p).collect(),
+        0 => {
+            let g = t.process.pgid();
+            all.into_iter().filter(|x| x.pgid() == g).collect()
+        }
+        -1 => all
+            .into_iter()
+            .filter(|x| x.pid != 1 && x.pid != t.process.pid)
+            .collect(),
+        p => all.into_iter().filter(|x| x.pgid() == -p).collect(),
+    };
+    send(t, targets, sig, crate::signal::SI_USER)
+}
+
+/// With one thread per process, thread-directed signals go to the process.
+pub fn tgkill(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, sig_arg(a[2])?);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = t
+        .kernel
+        .process(tid)
+        .filter(|p| p.pid == tgid)
+        .ok_or(Errno::ESRCH)?;
+    send(t, vec![p], sig, SI_TKILL)
+}
+
+pub fn tkill(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let tid = a[0] as i32;
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    tgkill(t, [tid as u64, tid as u64, a[1], 0, 0, 0])
+}
+
+pub fn rt_sigreturn(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    deliver::sigreturn(t)
+}
+
+pub fn rt_sigpending(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set =
+        (t.me.signals().pending.set() | t.process.shared_pending().set()) & t.me.signals().mask;
+    t.process.mm().write_val(GuestPtr(a[0]), &set)?;
+    Ok(0)
+}
+
+/// Sleeps until a signal is pending; always EINTR (never restarted).
+fn sleep_until_signal(t: &Task) -> SysResult {
+    let _ = crate::sched::block_on(t, &[], None, || None::<()>);
+    Err(Errno::EINTR)
+}
+
+pub fn pause(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    sleep_until_signal(t)
+}
+
+/// rt_sigsuspend: waits with a temporary mask. The handler's frame must save the
+/// *old* mask, so the task puts it back right after the frame is built.
+pub fn rt_sigsuspend(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let tmp: u64 = t.process.mm().read_val(GuestPtr(a[0]))?;
+    let old = std::mem::replace(&mut t.me.signals().mask, tmp & !crate::signal::UNBLOCKABLE);
+    t.saved_mask = Some(old);
+    sleep_until_signal(t)
 }

@@ -85,8 +85,7 @@ fn read_timespec(t: &Task, addr: u64) -> Result<libc::timespec, Errno> {
 
 pub fn nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     let req = read_timespec(t, a[0])?;
-    sleep(libc::CLOCK_MONOTONIC, 0, &req);
-    Ok(0)
+    sleep(t, libc::CLOCK_MONOTONIC, false, req, a[1])
 }
 
 pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -96,26 +95,122 @@ pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let host = host_clock(t, clk)?;
     let req = read_timespec(t, a[2])?;
-    sleep(host, (a[1] as i32) & libc::TIMER_ABSTIME, &req);
-    Ok(0)
+    let abs = (a[1] as i32) & libc::TIMER_ABSTIME != 0;
+    sleep(t, host, abs, req, if abs { 0 } else { a[3] })
 }
 
-/// Blocks the task thread. (Interruption by guest signals and the freezer, with the
-/// remaining time kept for a restart, comes with signal delivery.)
-fn sleep(clk: libc::clockid_t, flags: i32, req: &libc::timespec) {
-    let mut rem = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+/// restart_syscall: continue a sleep a signal interrupted, to its original deadline.
+pub fn restart_syscall(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    let Some((clk, target)) = t.restart_deadline.take() else {
+        return Err(Errno::EINTR);
     };
-    let mut left = *req;
-    loop {
-        // SAFETY: valid clock, flags and timespecs.
-        let r = unsafe { libc::clock_nanosleep(clk, flags, &left, &mut rem) };
-        if r != libc::EINTR {
-            return;
-        }
-        if flags == 0 {
-            left = rem;
-        }
+    sleep(t, clk, true, target, 0)
+}
+
+fn ts_add(a: libc::timespec, b: libc::timespec) -> libc::timespec {
+    let mut r = libc::timespec {
+        tv_sec: a.tv_sec.saturating_add(b.tv_sec),
+        tv_nsec: a.tv_nsec + b.tv_nsec,
+    };
+    if r.tv_nsec >= 1_000_000_000 {
+        r.tv_sec = r.tv_sec.saturating_add(1);
+        r.tv_nsec -= 1_000_000_000;
     }
+    r
+}
+
+/// `target - now`, zero if past.
+fn ts_until(target: libc::timespec, now: libc::timespec) -> std::time::Duration {
+    let t = target.tv_sec as i128 * 1_000_000_000 + target.tv_nsec as i128;
+    let n = now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128;
+    std::time::Duration::from_nanos((t - n).clamp(0, u64::MAX as i128) as u64)
+}
+
+/// Sleeps until `req` (absolute on `clk`, or relative). Interrupted: remembers the
+/// deadline for restart_syscall, writes the remaining time to `rem` and says EINTR.
+fn sleep(
+    t: &mut Task,
+    clk: libc::clockid_t,
+    abs: bool,
+    req: libc::timespec,
+    rem: u64,
+) -> SysResult {
+    let target = if abs { req } else { ts_add(now(clk), req) };
+    let deadline = std::time::Instant::now() + ts_until(target, now(clk));
+    match crate::sched::block_on(t, &[], Some(deadline), || None::<()>) {
+        Err(Errno::ETIMEDOUT) => Ok(0),
+        Err(Errno::EINTR) => {
+            t.restart_deadline = Some((clk, target));
+            if rem != 0 {
+                let left = ts_until(target, now(clk));
+                let ts = libc::timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as i64,
+                };
+                t.process.mm().write_val(GuestPtr(rem), &ts)?;
+            }
+            Err(Errno::EINTR)
+        }
+        other => other.map(|_| 0),
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Tms {
+    utime: i64,
+    stime: i64,
+    cutime: i64,
+    cstime: i64,
+}
+
+// SAFETY: repr(C), integers only.
+unsafe impl crate::mm::Pod for Tms {}
+
+/// times(2): CPU ticks of the process and its reaped children; returns ticks since boot.
+pub fn times(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let own = t.process.cpu();
+    let kids = t.process.life().children_cpu;
+    if a[0] != 0 {
+        let tms = Tms {
+            utime: own.user as i64,
+            stime: own.system as i64,
+            cutime: kids.user as i64,
+            cstime: kids.system as i64,
+        };
+        t.process.mm().write_val(GuestPtr(a[0]), &tms)?;
+    }
+    Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)
+}
+
+/// getrusage: CPU times (self, children or this thread) and the peak resident size.
+pub fn getrusage(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let (cpu, rss_pages) = match a[0] as i32 {
+        libc::RUSAGE_SELF | libc::RUSAGE_THREAD => {
+            (t.process.cpu(), t.process.mm().resident_pages())
+        }
+        libc::RUSAGE_CHILDREN => (t.process.life().children_cpu, 0),
+        _ => return Err(Errno::EINVAL),
+    };
+    let tick_us = |ticks: u64| libc::timeval {
+        tv_sec: (ticks / 100) as i64,
+        tv_usec: ((ticks % 100) * 10_000) as i64,
+    };
+    // struct rusage: ru_utime, ru_stime (timevals), then 14 longs starting with ru_maxrss (kB).
+    let mut raw = [0u8; 144];
+    let (u, s) = (tick_us(cpu.user), tick_us(cpu.system));
+    for (i, v) in [
+        u.tv_sec,
+        u.tv_usec,
+        s.tv_sec,
+        s.tv_usec,
+        (rss_pages * 4) as i64,
+    ]
+    .iter()
+    .enumerate()
+    {
+        raw[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    t.process.mm().write_bytes(GuestPtr(a[1]), &raw)?;
+    Ok(0)
 }

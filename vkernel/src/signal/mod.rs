@@ -1,0 +1,214 @@
+//! Signals: pending queues, default actions and the syscall restart rules.
+
+pub mod deliver;
+
+use std::collections::VecDeque;
+
+pub const SIGQUIT: i32 = 3;
+pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
+pub const SIGABRT: i32 = 6;
+pub const SIGBUS: i32 = 7;
+pub const SIGFPE: i32 = 8;
+pub const SIGKILL: i32 = 9;
+pub const SIGSEGV: i32 = 11;
+pub const SIGPIPE: i32 = 13;
+pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
+pub const SIGSTOP: i32 = 19;
+pub const SIGTSTP: i32 = 20;
+pub const SIGTTIN: i32 = 21;
+pub const SIGTTOU: i32 = 22;
+pub const NSIG: i32 = 64;
+
+/// si_code values the kernel produces.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+
+pub fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Signals that can be neither blocked, caught nor ignored.
+pub const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+
+pub fn valid(sig: i32) -> bool {
+    (1..=NSIG).contains(&sig)
+}
+
+/// What a signal carries to its handler (the parts of siginfo we produce).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    pub pid: i32,
+    pub uid: u32,
+    pub status: i32,
+    pub addr: u64,
+    pub value: u64,
+}
+
+impl SigInfo {
+    pub fn user(signo: i32, pid: i32, uid: u32) -> SigInfo {
+        SigInfo {
+            signo,
+            code: SI_USER,
+            pid,
+            uid,
+            ..Default::default()
+        }
+    }
+
+    pub fn kernel(signo: i32) -> SigInfo {
+        SigInfo {
+            signo,
+            code: SI_KERNEL,
+            ..Default::default()
+        }
+    }
+}
+
+/// Pending signals: standard signals are pending at most once; real-time signals queue.
+#[derive(Debug, Clone, Default)]
+pub struct SigQueue {
+    set: u64,
+    infos: VecDeque<SigInfo>,
+}
+
+impl SigQueue {
+    pub fn push(&mut self, info: SigInfo) {
+        let realtime = info.signo >= 32;
+        if self.set & bit(info.signo) != 0 && !realtime {
+            return;
+        }
+        self.set |= bit(info.signo);
+        self.infos.push_back(info);
+    }
+
+    pub fn set(&self) -> u64 {
+        self.set
+    }
+
+    /// Takes the lowest-numbered pending signal not in `blocked`.
+    pub fn take(&mut self, blocked: u64) -> Option<SigInfo> {
+        let ready = self.set & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        let i = self.infos.iter().position(|s| s.signo == sig)?;
+        let info = self.infos.remove(i)?;
+        if !self.infos.iter().any(|s| s.signo == sig) {
+            self.set &= !bit(sig);
+        }
+        Some(info)
+    }
+
+    /// Discards every pending instance of the signals in `mask`.
+    pub fn discard(&mut self, mask: u64) {
+        self.infos.retain(|s| bit(s.signo) & mask == 0);
+        self.set &= !mask;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    Core,
+    Stop,
+    Continue,
+    Ignore,
+}
+
+pub fn default_action(sig: i32) -> DefaultAction {
+    use DefaultAction::*;
+    match sig {
+        SIGCHLD | 23 /* SIGURG */ | 28 /* SIGWINCH */ => Ignore,
+        SIGCONT => Continue,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Stop,
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | 24 /* SIGXCPU */ | 25 /* SIGXFSZ */ | 31 /* SIGSYS */ => Core,
+        _ => Terminate,
+    }
+}
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 2;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// How an interrupted system call continues (Linux's ERESTART* codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// ERESTARTSYS: restart if the handler has SA_RESTART (or there is no handler).
+    Sys,
+    /// ERESTARTNOHAND: restart only if no handler runs.
+    NoHandler,
+    /// ERESTART_RESTARTBLOCK: without a handler, continue through restart_syscall.
+    Block,
+    /// Never restarted: the caller sees EINTR.
+    Never,
+}
+
+/// The restart rule of an interrupted system call.
+pub fn restart_rule(nr: u64) -> Restart {
+    match nr as i64 {
+        libc::SYS_poll | libc::SYS_ppoll | libc::SYS_select | libc::SYS_pselect6 => {
+            Restart::NoHandler
+        }
+        libc::SYS_nanosleep | libc::SYS_clock_nanosleep | libc::SYS_restart_syscall => {
+            Restart::Block
+        }
+        libc::SYS_pause
+        | libc::SYS_rt_sigsuspend
+        | libc::SYS_rt_sigtimedwait
+        | libc::SYS_epoll_wait
+        | libc::SYS_epoll_pwait
+        | libc::SYS_epoll_pwait2 => Restart::Never,
+        _ => Restart::Sys,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_signals_merge_realtime_queue() {
+        let mut q = SigQueue::default();
+        q.push(SigInfo::kernel(SIGPIPE));
+        q.push(SigInfo::kernel(SIGPIPE));
+        q.push(SigInfo {
+            signo: 40,
+            value: 1,
+            ..Default::default()
+        });
+        q.push(SigInfo {
+            signo: 40,
+            value: 2,
+            ..Default::default()
+        });
+        assert_eq!(q.take(0).map(|s| s.signo), Some(SIGPIPE));
+        assert_eq!(q.take(0).map(|s| s.value), Some(1));
+        assert_eq!(q.take(0).map(|s| s.value), Some(2));
+        assert_eq!(q.take(0), None);
+    }
+
+    #[test]
+    fn blocked_signals_stay_pending() {
+        let mut q = SigQueue::default();
+        q.push(SigInfo::kernel(SIGCHLD));
+        assert_eq!(q.take(bit(SIGCHLD)), None);
+        assert_eq!(q.set(), bit(SIGCHLD));
+        q.discard(bit(SIGCHLD));
+        assert_eq!(q.set(), 0);
+    }
+}
