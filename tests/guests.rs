@@ -241,15 +241,11 @@ fn exit_codes(cc: Cc) {
 both!(exit_codes => exit_codes_glibc, exit_codes_musl);
 
 fn killed_by_signal(cc: Cc) {
-    // vkernel exits 128+N when pid 1 is killed by signal N. Caveat: real Linux protects
-    // an init (pid 1, also of a pid namespace) from signals it has no handler for, even
-    // SIGKILL it sends itself; only forced fault signals (SIGSEGV) kill it. If vkernel
-    // copies that, `kill` and `abort` must expect that instead.
+    // vkernel exits 128+N when pid 1 is killed by signal N. Unlike Linux, vkernel does
+    // not protect pid 1 from its own signals (see docs/ARCHITECTURE.md): pid 1 is often
+    // the user's program (`boot -- PROG`), and an abort must show as one.
     same_as_native("exitcode", cc, &["kill"], 128 + 9);
     same_as_native("exitcode", cc, &["abort"], 128 + 6);
     same_as_native("exitcode", cc, &["segv"], 128 + 11);
 }
-both!(
-    #[ignore = "needs signals (tgkill, default actions, fault -> SIGSEGV), not supported yet"]
-    killed_by_signal => killed_by_signal_glibc, killed_by_signal_musl
-);
+both!(killed_by_signal => killed_by_signal_glibc, killed_by_signal_musl);

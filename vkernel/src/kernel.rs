@@ -171,7 +171,11 @@ impl Kernel {
         cpu: crate::process::CpuTimes,
     ) {
         p.life().cpu = cpu;
-        *p.files() = crate::fs::FdTable::default();
+        let files = std::mem::take(&mut *p.files());
+        for (_, e) in files.iter() {
+            e.file.drop_posix_locks(p.pid);
+        }
+        drop(files);
         if let Some(id) = p.real_timer().id.take() {
             self.timers.cancel(id);
         }
@@ -247,5 +251,19 @@ impl Kernel {
     /// Whether any process is in process group `pgid`.
     pub fn group_exists(&self, pgid: i32) -> bool {
         self.all_processes().iter().any(|p| p.pgid() == pgid)
+    }
+}
+
+impl Kernel {
+    /// Sends `sig` from the kernel (a terminal's ^C, SIGHUP, ...) to process group `pgid`.
+    pub fn signal_group(&self, pgid: i32, sig: i32) {
+        let info = crate::signal::SigInfo::kernel(sig);
+        for p in self
+            .all_processes()
+            .iter()
+            .filter(|p| p.pgid() == pgid && p.life().exit.is_none())
+        {
+            crate::signal::deliver::send_to_process(self, p, info);
+        }
     }
 }

@@ -97,7 +97,42 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// Host signals that end vkernel; blocked in every thread and taken by one.
+const SHUTDOWN_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Blocks the shutdown signals (before any thread exists, so all inherit the mask)
+/// and starts the thread that takes them: it restores the host terminal and exits
+/// with 128+signal; the stubs die with us (PTRACE_O_EXITKILL).
+fn start_signal_thread() -> std::io::Result<()> {
+    // SAFETY: building and applying a signal mask for this (still single) thread.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in SHUTDOWN_SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: waiting on a valid set into a valid int.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                fs::console::restore_host_terminal();
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        fs::console::restore_host_terminal();
+        default_hook(info);
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
@@ -133,7 +168,9 @@ fn main() -> ExitCode {
             prog,
         } => {
             let opts = Options { strace, verbose };
-            match boot(memory, &rootfs, init, prog, opts) {
+            let result = boot(memory, &rootfs, init, prog, opts);
+            fs::console::restore_host_terminal();
+            match result {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("vkernel: {e:#}");
@@ -155,8 +192,11 @@ fn boot(
     let physmem = Arc::new(vproc::Physmem::new(memory).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
+    start_signal_thread().context("starting the signal thread")?;
     let image = Arc::new(rootfs::open(image_path)?);
     let kernel = Kernel::new(physmem, zygote, image, opts).context("starting kernel threads")?;
+    let k = kernel.clone();
+    fs::console::console().init(Box::new(move |pgid, sig| k.signal_group(pgid, sig)));
     let argv = pid1_argv(&kernel, init, prog);
     let handle = std::thread::Builder::new()
         .name("pid1".into())

@@ -116,35 +116,12 @@ impl Device {
         match self {
             Device::Null | Device::Zero | Device::Random => Ok(data.len()),
             Device::Full => Err(Errno::ENOSPC),
-            Device::Console | Device::ConsoleErr => {
-                let out = if self == Device::Console { 1 } else { 2 };
-                let mut done = 0;
-                while done < data.len() {
-                    let rest = &data[done..];
-                    // SAFETY: writing a valid buffer to the kernel's stdout or stderr.
-                    done +=
-                        host_io(|| unsafe { libc::write(out, rest.as_ptr().cast(), rest.len()) })?;
-                }
-                Ok(done)
-            }
+            Device::Console => super::console::console().write(data, 1),
+            Device::ConsoleErr => super::console::console().write(data, 2),
         }
     }
 
     pub fn is_tty(self) -> bool {
         matches!(self, Device::Console | Device::ConsoleErr)
-    }
-}
-
-/// Runs a host I/O call, retrying on EINTR, mapping failure to the host errno.
-fn host_io(mut f: impl FnMut() -> isize) -> Result<usize, Errno> {
-    loop {
-        let n = f();
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = Errno::last();
-        if e != Errno::EINTR {
-            return Err(e);
-        }
     }
 }

@@ -229,11 +229,27 @@ impl OpenFile {
     }
 }
 
+impl OpenFile {
+    /// POSIX record locks belong to a process and go away when it closes any
+    /// descriptor for the file (or exits).
+    pub fn drop_posix_locks(&self, pid: i32) {
+        self.release_locks(super::lock::Owner::Process(pid));
+    }
+
+    fn release_locks(&self, owner: super::lock::Owner) {
+        if self.inode.locks().release_all(owner) {
+            self.inode.lock_wq.notify_all();
+        }
+    }
+}
+
 impl Drop for OpenFile {
     fn drop(&mut self) {
         if let FileKind::Pipe { pipe, write_end } = &self.kind {
             pipe.release(*write_end);
         }
+        // flock locks belong to this open file description.
+        self.release_locks(super::lock::Owner::File(self as *const OpenFile as usize));
     }
 }
 

@@ -84,6 +84,9 @@ pub struct InodeState {
 pub struct Inode {
     pub ino: u64,
     pub dev: u64,
+    /// flock and POSIX record locks; waiters for a lock sleep on `lock_wq`.
+    pub locks: Mutex<super::lock::FileLocks>,
+    pub lock_wq: crate::sched::WaitQueue,
     /// Mount roots (/dev, /proc) cannot be renamed or removed.
     pub mount_root: bool,
     state: Mutex<InodeState>,
@@ -98,21 +101,26 @@ pub fn next_ino() -> u64 {
 
 impl Inode {
     pub fn new(ino: u64, dev: u64, st: InodeState) -> Arc<Inode> {
+        Self::make(ino, dev, st, false)
+    }
+
+    pub fn new_mount_root(ino: u64, dev: u64, st: InodeState) -> Arc<Inode> {
+        Self::make(ino, dev, st, true)
+    }
+
+    fn make(ino: u64, dev: u64, st: InodeState, mount_root: bool) -> Arc<Inode> {
         Arc::new(Inode {
             ino,
             dev,
-            mount_root: false,
+            locks: Mutex::default(),
+            lock_wq: crate::sched::WaitQueue::default(),
+            mount_root,
             state: Mutex::new(st),
         })
     }
 
-    pub fn new_mount_root(ino: u64, dev: u64, st: InodeState) -> Arc<Inode> {
-        Arc::new(Inode {
-            ino,
-            dev,
-            mount_root: true,
-            state: Mutex::new(st),
-        })
+    pub fn locks(&self) -> MutexGuard<'_, super::lock::FileLocks> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn lock(&self) -> MutexGuard<'_, InodeState> {

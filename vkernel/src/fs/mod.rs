@@ -6,6 +6,7 @@ pub mod dev;
 pub mod fdtable;
 pub mod file;
 pub mod inode;
+pub mod lock;
 mod lower;
 pub mod pipe;
 pub mod procfs;

@@ -125,8 +125,36 @@ fn file(t: &Task, fd: u64) -> Result<Arc<OpenFile>, Errno> {
     t.process.files().file(fd_arg(fd))
 }
 
+/// Job control on the console: a background process group that reads it (or writes
+/// with TOSTOP set) gets SIGTTIN (SIGTTOU) and the call is restarted once the group
+/// is continued; a reader that ignores or blocks SIGTTIN gets EIO.
+fn job_control(t: &Task, f: &OpenFile, writing: bool) -> Result<(), Errno> {
+    let con = crate::fs::console::console();
+    let is_console = matches!(&f.kind, FileKind::Device(d) if d.is_tty());
+    if !is_console || !con.is_terminal() || t.process.tree().sid != 1 {
+        return Ok(());
+    }
+    let pgid = t.process.pgid();
+    if pgid == con.foreground() || (writing && !con.tostop()) {
+        return Ok(());
+    }
+    let sig = if writing {
+        libc::SIGTTOU
+    } else {
+        libc::SIGTTIN
+    };
+    let bit = crate::signal::bit(sig);
+    let ignored = t.process.sigactions()[(sig - 1) as usize].handler == crate::signal::SIG_IGN;
+    if ignored || t.me.signals().mask & bit != 0 {
+        return if writing { Ok(()) } else { Err(Errno::EIO) };
+    }
+    t.kernel.signal_group(pgid, sig);
+    Err(Errno::EINTR)
+}
+
 pub fn read(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    job_control(t, &f, false)?;
     read_into(t, a[1], a[2] as usize, |buf| f.read(buf, t))
 }
 
@@ -206,6 +234,7 @@ fn write_from(
 
 pub fn write(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    job_control(t, &f, true)?;
     let r = write_from(t, a[1], a[2] as usize, |buf| f.write(buf, t));
     raise_sigpipe(t, r)
 }
@@ -297,6 +326,7 @@ fn iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<libc::iovec>, Errno> {
 
 pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    job_control(t, &f, false)?;
     let mut total = 0;
     for iov in iovecs(t, a[1], a[2])? {
         let n = read_into(t, iov.iov_base as u64, iov.iov_len, |b| f.read(b, t))?;
@@ -310,6 +340,7 @@ pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 pub fn writev(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    job_control(t, &f, true)?;
     let mut total = 0;
     for iov in iovecs(t, a[1], a[2])? {
         let n = raise_sigpipe(
@@ -455,7 +486,8 @@ fn truncate_inode(inode: &Inode, len: u64) -> Result<(), Errno> {
 }
 
 pub fn close(t: &mut Task, a: [u64; 6]) -> SysResult {
-    t.process.files().close(fd_arg(a[0]))?;
+    let e = t.process.files().close(fd_arg(a[0]))?;
+    e.file.drop_posix_locks(t.process.pid);
     Ok(0)
 }
 
@@ -540,49 +572,87 @@ pub fn getdents64(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(out.len() as u64)
 }
 
-/// Terminal ioctls on the console go to the host terminal when there is one; with
-/// stdin not a terminal the console is a plain byte stream and says ENOTTY, as a pipe
-/// would. (The kernel's own line discipline arrives with job control.)
+/// ioctl: FIONREAD on pipes and the console; the terminal ioctls on the console,
+/// answered by its line discipline (ENOTTY when stdin is not a terminal).
 pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
-    const FIONREAD: u64 = 0x541b;
     let f = file(t, a[0])?;
-    if let (FIONREAD, FileKind::Pipe { pipe, .. }) = (a[1], &f.kind) {
-        let n = pipe.available() as i32;
-        t.process.mm().write_val(GuestPtr(a[2]), &n)?;
-        return Ok(0);
+    let (req, arg) = (a[1], a[2]);
+    match (&f.kind, req) {
+        (FileKind::Pipe { pipe, .. }, FIONREAD) => put_i32(t, arg, pipe.available() as i32),
+        (FileKind::Device(d), _) if d.is_tty() => console_ioctl(t, req, arg),
+        _ => Err(Errno::ENOTTY),
     }
-    let FileKind::Device(d) = f.kind else {
-        return Err(Errno::ENOTTY);
-    };
-    // SAFETY: isatty on our own stdin.
-    if !d.is_tty() || unsafe { libc::isatty(0) } == 0 {
-        return Err(Errno::ENOTTY);
-    }
-    let req = a[1];
-    let size = match req {
-        0x5401..=0x5404 => 36, // TCGETS, TCSETS, TCSETSW, TCSETSF: kernel termios
-        0x5413 | 0x5414 => 8,  // TIOCGWINSZ, TIOCSWINSZ
-        0x540f | 0x5410 => 4,  // TIOCGPGRP, TIOCSPGRP
-        _ => return Err(Errno::EINVAL),
-    };
-    let mut buf = vec![0u8; size];
-    let getter = matches!(req, 0x5401 | 0x5413 | 0x540f);
-    if !getter {
-        t.process.mm().read_bytes(GuestPtr(a[2]), &mut buf)?;
-    }
-    if req == 0x540f {
-        buf.copy_from_slice(&t.process.pid.to_ne_bytes());
-    } else if req != 0x5410 {
-        // SAFETY: the request's argument is a buffer of exactly the size it expects.
-        let r = unsafe { libc::ioctl(0, req as libc::c_ulong, buf.as_mut_ptr()) };
-        if r < 0 {
-            return Err(Errno::last());
-        }
-    }
-    if getter {
-        t.process.mm().write_bytes(GuestPtr(a[2]), &buf)?;
-    }
+}
+
+const TCGETS: u64 = 0x5401;
+const TCSETS: u64 = 0x5402;
+const TCSETSW: u64 = 0x5403;
+const TCSETSF: u64 = 0x5404;
+const TIOCSCTTY: u64 = 0x540e;
+const TIOCGPGRP: u64 = 0x540f;
+const TIOCSPGRP: u64 = 0x5410;
+const TIOCGWINSZ: u64 = 0x5413;
+const TIOCSWINSZ: u64 = 0x5414;
+const FIONREAD: u64 = 0x541b;
+const TIOCNOTTY: u64 = 0x5422;
+const TIOCGSID: u64 = 0x5429;
+
+fn put_i32(t: &Task, addr: u64, v: i32) -> SysResult {
+    t.process.mm().write_val(GuestPtr(addr), &v)?;
     Ok(0)
+}
+
+fn console_ioctl(t: &mut Task, req: u64, arg: u64) -> SysResult {
+    let con = crate::fs::console::console();
+    if !con.is_terminal() {
+        return match req {
+            FIONREAD => put_i32(t, arg, con.available() as i32),
+            _ => Err(Errno::ENOTTY),
+        };
+    }
+    match req {
+        TCGETS => {
+            let bytes = con.termios()?.to_bytes();
+            t.process.mm().write_bytes(GuestPtr(arg), &bytes)?;
+            Ok(0)
+        }
+        TCSETS | TCSETSW | TCSETSF => {
+            let mut b = [0u8; tty::Termios::SIZE];
+            t.process.mm().read_bytes(GuestPtr(arg), &mut b)?;
+            con.set_termios(tty::Termios::from_bytes(&b), req == TCSETSF)?;
+            Ok(0)
+        }
+        TIOCGWINSZ => {
+            let bytes = con.winsize()?.to_bytes();
+            t.process.mm().write_bytes(GuestPtr(arg), &bytes)?;
+            Ok(0)
+        }
+        TIOCSWINSZ => {
+            let mut b = [0u8; 8];
+            t.process.mm().read_bytes(GuestPtr(arg), &mut b)?;
+            if con.set_winsize(tty::Winsize::from_bytes(&b))? {
+                t.kernel.signal_group(con.foreground(), 28 /* SIGWINCH */);
+            }
+            Ok(0)
+        }
+        TIOCGPGRP => put_i32(t, arg, con.foreground()),
+        TIOCSPGRP => {
+            let pgrp: i32 = t.process.mm().read_val(GuestPtr(arg))?;
+            if pgrp <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            if !t.kernel.group_exists(pgrp) {
+                return Err(Errno::EPERM);
+            }
+            con.set_foreground(pgrp);
+            Ok(0)
+        }
+        // The console is the controlling terminal of the boot session.
+        TIOCGSID => put_i32(t, arg, 1),
+        TIOCSCTTY | TIOCNOTTY => Ok(0),
+        FIONREAD => put_i32(t, arg, con.available() as i32),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 pub fn readlink(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -686,6 +756,10 @@ pub fn fcntl(t: &mut Task, a: [u64; 6]) -> SysResult {
         libc::F_SETFD => {
             files.get_mut(fd)?.cloexec = a[2] & FD_CLOEXEC != 0;
             Ok(0)
+        }
+        libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW => {
+            drop(files);
+            super::lock::record_lock(t, &entry.file, a[1] as i32, a[2])
         }
         libc::F_GETFL => Ok(u64::from(entry.file.flags())),
         libc::F_SETFL => {
@@ -1028,4 +1102,113 @@ pub fn fstatfs(t: &mut Task, a: [u64; 6]) -> SysResult {
 pub fn fsync(t: &mut Task, a: [u64; 6]) -> SysResult {
     file(t, a[0])?;
     Ok(0)
+}
+
+/// Where a copy reads or writes: at an explicit offset (the file position is left
+/// alone, and the offset is written back) or at the file position.
+struct CopyEnd {
+    file: Arc<OpenFile>,
+    offset_ptr: u64,
+    offset: u64,
+}
+
+impl CopyEnd {
+    fn new(t: &Task, fd: u64, offset_ptr: u64) -> Result<CopyEnd, Errno> {
+        let file = file(t, fd)?;
+        let offset = if offset_ptr == 0 {
+            0
+        } else {
+            let o: i64 = t.process.mm().read_val(GuestPtr(offset_ptr))?;
+            u64::try_from(o).map_err(|_| Errno::EINVAL)?
+        };
+        Ok(CopyEnd {
+            file,
+            offset_ptr,
+            offset,
+        })
+    }
+
+    fn read(&mut self, t: &Task, buf: &mut [u8]) -> Result<usize, Errno> {
+        if self.offset_ptr == 0 {
+            return self.file.read(buf, t);
+        }
+        let n = self.file.read_at(self.offset, buf)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn write(&mut self, t: &Task, data: &[u8]) -> Result<usize, Errno> {
+        if self.offset_ptr == 0 {
+            return self.file.write(data, t);
+        }
+        let n = self.file.write_at(self.offset, data)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn finish(&self, t: &Task) -> Result<(), Errno> {
+        if self.offset_ptr != 0 {
+            t.process
+                .mm()
+                .write_val(GuestPtr(self.offset_ptr), &(self.offset as i64))?;
+        }
+        Ok(())
+    }
+}
+
+/// Moves up to `len` bytes between two files inside the kernel.
+fn copy_between(t: &Task, from: &mut CopyEnd, to: &mut CopyEnd, len: usize) -> SysResult {
+    if !from.file.readable() || !to.file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let mut buf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        let n = match from.read(t, &mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = match to.write(t, &buf[..n]) {
+            Ok(w) => w,
+            Err(e) if done == 0 => return raise_sigpipe(t, Err(e)),
+            Err(_) => break,
+        };
+        done += w;
+        if w < n {
+            break;
+        }
+    }
+    from.finish(t)?;
+    to.finish(t)?;
+    Ok(done as u64)
+}
+
+pub fn sendfile(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let mut to = CopyEnd::new(t, a[0], 0)?;
+    let mut from = CopyEnd::new(t, a[1], a[2])?;
+    if !matches!(from.file.kind, FileKind::Regular | FileKind::Device(_)) {
+        return Err(Errno::EINVAL);
+    }
+    copy_between(t, &mut from, &mut to, (a[3] as usize).min(MAX_RW))
+}
+
+pub fn copy_file_range(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[5] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut from = CopyEnd::new(t, a[0], a[1])?;
+    let mut to = CopyEnd::new(t, a[2], a[3])?;
+    let regular = |e: &CopyEnd| matches!(e.file.kind, FileKind::Regular);
+    if !regular(&from) || !regular(&to) {
+        return Err(Errno::EINVAL);
+    }
+    if to.file.flags() & crate::fs::file::O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    copy_between(t, &mut from, &mut to, (a[4] as usize).min(MAX_RW))
 }

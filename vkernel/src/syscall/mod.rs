@@ -4,6 +4,7 @@ mod cred;
 mod fs;
 mod info;
 mod itimer;
+mod lock;
 mod mm;
 mod poll;
 mod process;
@@ -53,6 +54,9 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_chdir => fs::chdir(t, a),
         SYS_fchdir => fs::fchdir(t, a),
         SYS_fcntl => fs::fcntl(t, a),
+        SYS_flock => lock::flock(t, a),
+        SYS_sendfile => fs::sendfile(t, a),
+        SYS_copy_file_range => fs::copy_file_range(t, a),
         SYS_dup => fs::dup(t, a),
         SYS_dup2 => fs::dup2(t, a),
         SYS_dup3 => fs::dup3(t, a),

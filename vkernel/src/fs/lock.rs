@@ -1,0 +1,144 @@
+//! File locks: flock(2) locks, owned by open file descriptions, and POSIX record
+//! locks (fcntl F_SETLK), owned by processes and covering byte ranges.
+
+use nix::errno::Errno;
+
+/// Who holds a lock: an open file description (flock) or a process (POSIX).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    File(usize),
+    Process(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Shared,
+    Exclusive,
+}
+
+/// One held lock; flock locks cover the whole file (`start 0, end u64::MAX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    pub owner: Owner,
+    pub kind: Kind,
+    pub start: u64,
+    /// Exclusive end; u64::MAX means "to end of file, whatever its length".
+    pub end: u64,
+    pub flock: bool,
+}
+
+impl Lock {
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start < end && start < self.end
+    }
+
+    fn conflicts(&self, other: &Lock) -> bool {
+        self.owner != other.owner
+            && self.flock == other.flock
+            && (self.kind == Kind::Exclusive || other.kind == Kind::Exclusive)
+            && self.overlaps(other.start, other.end)
+    }
+}
+
+/// The locks on one inode.
+#[derive(Debug, Default)]
+pub struct FileLocks {
+    held: Vec<Lock>,
+}
+
+impl FileLocks {
+    /// The first lock that stops `want` from being taken.
+    pub fn conflict(&self, want: &Lock) -> Option<Lock> {
+        self.held.iter().find(|h| h.conflicts(want)).copied()
+    }
+
+    /// Takes `want` if nothing conflicts (EAGAIN otherwise), replacing the owner's
+    /// own locks in that range (a POSIX lock converts or splits them).
+    pub fn acquire(&mut self, want: Lock) -> Result<(), Errno> {
+        if self.conflict(&want).is_some() {
+            return Err(Errno::EAGAIN);
+        }
+        self.release(want.owner, want.flock, want.start, want.end);
+        self.held.push(want);
+        Ok(())
+    }
+
+    /// Drops the owner's locks of this flavour in `[start, end)`, keeping the parts
+    /// outside the range.
+    pub fn release(&mut self, owner: Owner, flock: bool, start: u64, end: u64) {
+        let mut kept = Vec::with_capacity(self.held.len());
+        for h in self.held.drain(..) {
+            if h.owner != owner || h.flock != flock || !h.overlaps(start, end) {
+                kept.push(h);
+                continue;
+            }
+            if h.start < start {
+                kept.push(Lock { end: start, ..h });
+            }
+            if h.end > end {
+                kept.push(Lock { start: end, ..h });
+            }
+        }
+        self.held = kept;
+    }
+
+    /// Drops everything `owner` holds (close of a description, or a POSIX owner's
+    /// close of any fd on the file, or exit).
+    pub fn release_all(&mut self, owner: Owner) -> bool {
+        let before = self.held.len();
+        self.held.retain(|h| h.owner != owner);
+        before != self.held.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posix(pid: i32, kind: Kind, start: u64, end: u64) -> Lock {
+        Lock {
+            owner: Owner::Process(pid),
+            kind,
+            start,
+            end,
+            flock: false,
+        }
+    }
+
+    #[test]
+    fn shared_locks_coexist_exclusive_ones_do_not() {
+        let mut l = FileLocks::default();
+        l.acquire(posix(1, Kind::Shared, 0, 10)).unwrap();
+        l.acquire(posix(2, Kind::Shared, 5, 15)).unwrap();
+        assert_eq!(
+            l.acquire(posix(3, Kind::Exclusive, 9, 20)),
+            Err(Errno::EAGAIN)
+        );
+        l.acquire(posix(3, Kind::Exclusive, 15, 20)).unwrap();
+    }
+
+    #[test]
+    fn unlocking_the_middle_splits() {
+        let mut l = FileLocks::default();
+        l.acquire(posix(1, Kind::Exclusive, 0, 100)).unwrap();
+        l.release(Owner::Process(1), false, 40, 60);
+        assert!(l.conflict(&posix(2, Kind::Exclusive, 40, 60)).is_none());
+        assert!(l.conflict(&posix(2, Kind::Exclusive, 30, 41)).is_some());
+        assert!(l.conflict(&posix(2, Kind::Exclusive, 59, 70)).is_some());
+    }
+
+    #[test]
+    fn flock_and_posix_locks_do_not_interact() {
+        let mut l = FileLocks::default();
+        let f = Lock {
+            owner: Owner::File(7),
+            kind: Kind::Exclusive,
+            start: 0,
+            end: u64::MAX,
+            flock: true,
+        };
+        l.acquire(f).unwrap();
+        l.acquire(posix(1, Kind::Exclusive, 0, 10)).unwrap();
+        assert!(l.release_all(Owner::File(7)));
+    }
+}
