@@ -220,7 +220,7 @@ impl LineDiscipline {
     /// back for the newline a mode switch may need. A canonical line with
     /// no completed line before it never blocks, so erase keeps working
     /// (`line_full` says what is stored then).
-    fn receive_room(&mut self) -> usize {
+    fn receive_room(&self) -> usize {
         let mut room = N_TTY_BUF_SIZE as i64 - self.queue.len() as i64;
         if self.termios.i(PARMRK) {
             // Each byte may become three (0xff 0x00 c).
@@ -231,9 +231,6 @@ impl LineDiscipline {
             return room as usize;
         }
         let overflow = self.termios.l(ICANON) && self.canon_head == self.tail;
-        if overflow && room < 0 {
-            self.queue.pop_back();
-        }
         usize::from(overflow)
     }
 

@@ -44,7 +44,10 @@ fn fresh_terminal_is_linux_default() {
 #[test]
 fn erase_rubs_out_and_edits_the_line() {
     let mut ld = LineDiscipline::new();
-    assert_eq!(echo(&mut ld, b"abc\x7f\x7fd\n"), b"abc\x08 \x08\x08 \x08d\r\n");
+    assert_eq!(
+        echo(&mut ld, b"abc\x7f\x7fd\n"),
+        b"abc\x08 \x08\x08 \x08d\r\n"
+    );
     assert_eq!(ld.read(100), data(b"ad\n"));
     assert_eq!(ld.read(100), ReadOutcome::WouldBlock);
 }
@@ -112,7 +115,13 @@ fn short_reads_leave_the_rest_of_the_line() {
     ld.input(b"abcde\nxy\n");
     assert_eq!(
         read_all(&mut ld, 2),
-        [data(b"ab"), data(b"cd"), data(b"e\n"), data(b"xy"), data(b"\n")]
+        [
+            data(b"ab"),
+            data(b"cd"),
+            data(b"e\n"),
+            data(b"xy"),
+            data(b"\n")
+        ]
     );
 }
 
@@ -120,7 +129,10 @@ fn short_reads_leave_the_rest_of_the_line() {
 fn read_that_fills_up_to_eof_consumes_it() {
     let mut ld = LineDiscipline::new();
     ld.input(b"abc\x04def\n");
-    assert_eq!(read_all(&mut ld, 3), [data(b"abc"), data(b"def"), data(b"\n")]);
+    assert_eq!(
+        read_all(&mut ld, 3),
+        [data(b"abc"), data(b"def"), data(b"\n")]
+    );
 }
 
 #[test]
@@ -170,7 +182,10 @@ fn interrupt_signals_flushes_and_echoes() {
     let fx = ld.input(b"ab");
     assert_eq!(fx.echo, b"ab");
     let fx = ld.input(b"\x03");
-    assert_eq!((fx.echo, fx.signals), (b"^C".to_vec(), vec![JobSignal::Int]));
+    assert_eq!(
+        (fx.echo, fx.signals),
+        (b"^C".to_vec(), vec![JobSignal::Int])
+    );
     ld.input(b"cd\n");
     assert_eq!(ld.read(100), data(b"cd\n"));
 }
@@ -187,7 +202,10 @@ fn interrupt_discards_echo_of_the_same_batch() {
 fn quit_and_suspend_signals_in_order() {
     let mut ld = LineDiscipline::new();
     let fx = ld.input(b"\x1c\x1a\x03");
-    assert_eq!(fx.signals, [JobSignal::Quit, JobSignal::Tstp, JobSignal::Int]);
+    assert_eq!(
+        fx.signals,
+        [JobSignal::Quit, JobSignal::Tstp, JobSignal::Int]
+    );
     // Each signal discards the echo still queued, so only the last shows.
     assert_eq!(fx.echo, b"^C");
     assert_eq!(echo(&mut ld, b"\x1c"), b"^\\");
@@ -331,7 +349,10 @@ fn iexten_off_disables_werase_lnext_reprint_eol2() {
 #[test]
 fn utf8_erase_removes_whole_character() {
     let mut ld = ld_with(|t| t.iflag |= IUTF8);
-    assert_eq!(echo(&mut ld, "aé\x7f\n".as_bytes()), "aé\x08 \x08\r\n".as_bytes());
+    assert_eq!(
+        echo(&mut ld, "aé\x7f\n".as_bytes()),
+        "aé\x08 \x08\r\n".as_bytes()
+    );
     assert_eq!(ld.read(100), data(b"a\n"));
     // Without IUTF8 one byte goes per erase.
     let mut ld = LineDiscipline::new();

@@ -24,7 +24,8 @@ impl Rng {
 
     /// Mostly interesting bytes (controls, 0xff, UTF-8 pieces), some random.
     fn keys(&mut self, n: usize) -> Vec<u8> {
-        const KEYS: &[u8] = b"\x00\x03\x04\x08\t\n\r\x11\x13\x15\x16\x17\x12\x1a\x1c\x7f\xff\xc3\xa9a _";
+        const KEYS: &[u8] =
+            b"\x00\x03\x04\x08\t\n\r\x11\x13\x15\x16\x17\x12\x1a\x1c\x7f\xff\xc3\xa9a _";
         (0..n)
             .map(|_| {
                 if self.below(4) == 0 {
@@ -91,7 +92,12 @@ fn step(rng: &mut Rng, ld: &mut LineDiscipline) {
         }
     }
     assert!(ld.available() <= 2 * 4096);
-    let _ = (ld.readable(), ld.min_time(), ld.output_stopped(), ld.backlog());
+    let _ = (
+        ld.readable(),
+        ld.min_time(),
+        ld.output_stopped(),
+        ld.backlog(),
+    );
 }
 
 #[test]

@@ -570,7 +570,9 @@ fn random_termios(rng: &mut Rng) -> Termios {
     t.lflag = rng.subset(&[
         ISIG, ICANON, ECHO, ECHOE, ECHOK, ECHONL, NOFLSH, ECHOCTL, ECHOPRT, ECHOKE, IEXTEN,
     ]);
-    t.iflag = rng.subset(&[ISTRIP, INLCR, IGNCR, ICRNL, IUCLC, IXON, IXANY, IUTF8, PARMRK]);
+    t.iflag = rng.subset(&[
+        ISTRIP, INLCR, IGNCR, ICRNL, IUCLC, IXON, IXANY, IUTF8, PARMRK,
+    ]);
     t.oflag = rng.subset(&[OPOST, ONLCR, OCRNL, ONOCR, ONLRET, OLCUC, XTABS]);
     if rng.chance(3) {
         t.lflag |= EXTPROC;

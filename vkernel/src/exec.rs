@@ -169,6 +169,9 @@ fn load_and_switch(
     record(t, &abs, &argv, &envp);
     let template = t.template_regs();
     t.regs = Regs::initial(img.entry, stack.sp, &template);
+    // A vfork parent waits for this moment (or the child's exit).
+    t.process.life().vfork_done = true;
+    t.process.vfork_event.notify_all();
     Ok(())
 }
 

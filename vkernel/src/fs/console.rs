@@ -175,26 +175,17 @@ impl Console {
 
     /// Typed bytes: through the line discipline (echo, job signals) or straight in.
     fn receive(&self, bytes: &[u8]) {
-        let (echo, signals, fg) = {
-            let mut st = self.lock();
-            let fg = st.foreground;
-            match &mut st.disc {
-                Discipline::Pass(buf) => {
-                    buf.extend(bytes);
-                    (Vec::new(), Vec::new(), fg)
-                }
-                Discipline::Tty(ld) => {
-                    let fx = ld.input(bytes);
-                    (fx.echo, fx.signals, fg)
-                }
+        let (echo, signals) = match &mut self.lock().disc {
+            Discipline::Pass(buf) => {
+                buf.extend(bytes);
+                (Vec::new(), Vec::new())
+            }
+            Discipline::Tty(ld) => {
+                let fx = ld.input(bytes);
+                (fx.echo, fx.signals)
             }
         };
-        let _ = host_write(1, &echo);
-        if let Some(send) = self.signaller.get() {
-            for s in signals {
-                send(fg, job_signal(s));
-            }
-        }
+        self.apply(echo, signals);
         self.wq.notify_all();
     }
 
@@ -217,8 +208,34 @@ impl Console {
                     Some(v.len())
                 }
                 ReadOutcome::Eof => Some(0),
+                // Non-canonical with VMIN=0 and VTIME=0: a poll, 0 if nothing there.
+                ReadOutcome::WouldBlock
+                    if ld.min_time() == (0, 0) && !ld.termios().l(tty::flags::ICANON) =>
+                {
+                    Some(0)
+                }
                 ReadOutcome::WouldBlock => eof.then_some(0),
             },
+        }
+    }
+
+    /// Input that waited because the queue was full goes in once a read made room.
+    fn drain_backlog(&self) {
+        let fx = match &mut self.lock().disc {
+            Discipline::Tty(ld) if ld.backlog() > 0 => ld.input(&[]),
+            _ => return,
+        };
+        self.apply(fx.echo, fx.signals);
+    }
+
+    /// Writes echo to the terminal and sends job-control signals typed bytes raised.
+    fn apply(&self, echo: Vec<u8>, signals: Vec<JobSignal>) {
+        let _ = host_write(1, &echo);
+        let fg = self.foreground();
+        if let Some(send) = self.signaller.get() {
+            for s in signals {
+                send(fg, job_signal(s));
+            }
         }
     }
 
@@ -233,10 +250,12 @@ impl Console {
         if buf.is_empty() {
             return Ok(0);
         }
-        block_on(b, &[&self.wq], None, || match self.take(buf) {
+        let n = block_on(b, &[&self.wq], None, || match self.take(buf) {
             Some(n) => Some(Ok(n)),
             None => nonblock.then_some(Err(Errno::EAGAIN)),
-        })?
+        })??;
+        self.drain_backlog();
+        Ok(n)
     }
 
     /// write(2) to the console: output processing, then the host terminal (or the
@@ -285,10 +304,14 @@ impl Console {
     }
 
     pub fn set_termios(&self, t: Termios, flush: bool) -> Result<(), Errno> {
-        match &mut self.lock().disc {
-            Discipline::Tty(ld) => ld.set_termios(t, flush),
+        let released = match &mut self.lock().disc {
+            Discipline::Tty(ld) => {
+                ld.set_termios(t, flush);
+                ld.take_pending_output()
+            }
             Discipline::Pass(_) => return Err(Errno::ENOTTY),
-        }
+        };
+        let _ = host_write(1, &released);
         self.wq.notify_all();
         Ok(())
     }

@@ -111,7 +111,7 @@ fn settle_restart(t: &mut Task, act: Option<&SigAction>) {
     t.regs.0.rip -= 2;
 }
 
-fn to_abi_info(i: &SigInfo) -> sigframe::SigInfo {
+pub fn to_abi_info(i: &SigInfo) -> sigframe::SigInfo {
     use sigframe::SigFields;
     let fields = match i.signo {
         SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP if i.code > 0 => {

@@ -251,3 +251,90 @@ pub fn rt_sigsuspend(t: &mut Task, a: [u64; 6]) -> SysResult {
     t.saved_mask = Some(old);
     sleep_until_signal(t)
 }
+
+/// The 128-byte siginfo a guest receives for `info`.
+fn siginfo_bytes(info: &SigInfo) -> [u8; 128] {
+    deliver::to_abi_info(info).to_bytes()
+}
+
+/// rt_sigtimedwait: takes a pending signal from `set` (normally blocked by the
+/// caller) without running a handler. EAGAIN on timeout; EINTR if another signal
+/// arrives first.
+pub fn rt_sigtimedwait(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set: u64 = t.process.mm().read_val::<u64>(GuestPtr(a[0]))? & !crate::signal::UNBLOCKABLE;
+    let deadline = if a[2] == 0 {
+        None
+    } else {
+        let ts: libc::timespec = t.process.mm().read_val(GuestPtr(a[2]))?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(
+            std::time::Instant::now()
+                + std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
+        )
+    };
+    let (me, p) = (t.me.clone(), t.process.clone());
+    let take = || {
+        me.signals()
+            .pending
+            .take(!set)
+            .or_else(|| p.shared_pending().take(!set))
+    };
+    let info = match crate::sched::block_on(t, &[], deadline, take) {
+        Ok(i) => i,
+        Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+        Err(e) => return Err(e),
+    };
+    if a[1] != 0 {
+        t.process
+            .mm()
+            .write_bytes(GuestPtr(a[1]), &siginfo_bytes(&info))?;
+    }
+    Ok(info.signo as u64)
+}
+
+/// The siginfo a guest queues with rt_sigqueueinfo: only negative si_codes (as
+/// SI_QUEUE) may be forged for others, as on Linux.
+fn queued_info(t: &Task, target: i32, sig: i32, addr: u64) -> Result<SigInfo, Errno> {
+    let mut raw = [0u8; 128];
+    t.process.mm().read_bytes(GuestPtr(addr), &mut raw)?;
+    let word = |at: usize| i32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+    let code = word(8);
+    if (code >= 0 || code == SI_TKILL) && target != t.process.pid {
+        return Err(Errno::EPERM);
+    }
+    let value = u64::from_ne_bytes(raw[24..32].try_into().unwrap_or([0; 8]));
+    Ok(SigInfo {
+        signo: sig,
+        code,
+        pid: word(16),
+        uid: word(20) as u32,
+        value,
+        ..Default::default()
+    })
+}
+
+pub fn rt_sigqueueinfo(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let (pid, sig) = (a[0] as i32, sig_arg(a[1])?);
+    let info = queued_info(t, pid, sig, a[2])?;
+    let p = t.kernel.process(pid).ok_or(Errno::ESRCH)?;
+    if !may_signal(t, &p) {
+        return Err(Errno::EPERM);
+    }
+    if sig != 0 {
+        deliver::send_to_process(&t.kernel, &p, info);
+    }
+    Ok(0)
+}
+
+/// With one thread per process, the thread is the process.
+pub fn rt_tgsigqueueinfo(t: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[0] != a[1] {
+        return Err(Errno::ESRCH);
+    }
+    rt_sigqueueinfo(t, [a[0], a[2], a[3], 0, 0, 0])
+}
