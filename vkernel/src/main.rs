@@ -100,9 +100,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// Host signals that end vkernel; blocked in every thread and taken by one.
 const SHUTDOWN_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// Blocks the shutdown signals (before any thread exists, so all inherit the mask)
-/// and starts the thread that takes them: it restores the host terminal and exits
-/// with 128+signal; the stubs die with us (PTRACE_O_EXITKILL).
+/// Blocks the shutdown signals and SIGWINCH (before any thread exists, so all
+/// inherit the mask) and starts the thread that takes them: a resize goes to the
+/// console; a shutdown signal restores the host terminal and exits with
+/// 128+signal, and the stubs die with us (PTRACE_O_EXITKILL).
 fn start_signal_thread() -> std::io::Result<()> {
     // SAFETY: building and applying a signal mask for this (still single) thread.
     let set = unsafe {
@@ -111,6 +112,7 @@ fn start_signal_thread() -> std::io::Result<()> {
         for s in SHUTDOWN_SIGNALS {
             libc::sigaddset(&mut set, s);
         }
+        libc::sigaddset(&mut set, libc::SIGWINCH);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     };
@@ -119,10 +121,15 @@ fn start_signal_thread() -> std::io::Result<()> {
         .spawn(move || loop {
             let mut sig = 0;
             // SAFETY: waiting on a valid set into a valid int.
-            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-                fs::console::restore_host_terminal();
-                std::process::exit(128 + sig);
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                continue;
             }
+            if sig == libc::SIGWINCH {
+                fs::console::console().host_resized();
+                continue;
+            }
+            fs::console::restore_host_terminal();
+            std::process::exit(128 + sig);
         })?;
     Ok(())
 }

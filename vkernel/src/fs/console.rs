@@ -139,6 +139,18 @@ impl Console {
         self.start_reader();
     }
 
+    /// The host terminal was resized (SIGWINCH to vkernel): the guest's foreground
+    /// group hears about it when the size really changed.
+    pub fn host_resized(&self) {
+        let changed = match &mut self.lock().disc {
+            Discipline::Tty(ld) => ld.set_winsize(host_winsize()),
+            Discipline::Pass(_) => false,
+        };
+        if let (true, Some(send)) = (changed, self.signaller.get()) {
+            send(self.foreground(), libc::SIGWINCH);
+        }
+    }
+
     pub fn is_terminal(&self) -> bool {
         matches!(self.lock().disc, Discipline::Tty(_))
     }

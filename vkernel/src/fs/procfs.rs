@@ -54,6 +54,7 @@ pub enum Global {
     Cpuinfo,
     Mounts,
     Version,
+    Stat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,13 +79,14 @@ const PID_FILES: [(&str, PidFile); 6] = [
     ("maps", PidFile::Maps),
 ];
 
-const GLOBALS: [(&str, Global); 6] = [
+const GLOBALS: [(&str, Global); 7] = [
     ("meminfo", Global::Meminfo),
     ("uptime", Global::Uptime),
     ("loadavg", Global::Loadavg),
     ("cpuinfo", Global::Cpuinfo),
     ("mounts", Global::Mounts),
     ("version", Global::Version),
+    ("stat", Global::Stat),
 ];
 
 /// The /proc root, hung under `root`.
@@ -365,7 +367,22 @@ fn global(g: Global, view: &dyn ProcView) -> String {
             "Linux version 6.1.0-vkernel ({})\n",
             env!("CARGO_PKG_VERSION")
         ),
+        Global::Stat => kernel_stat(view),
     }
+}
+
+/// /proc/stat: CPU time lines (the guest's view: everything not yet charged to a
+/// guest is idle), boot time and process counts, as top and ps read them.
+fn kernel_stat(view: &dyn ProcView) -> String {
+    let ticks = (view.uptime() * 100.0) as u64;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut s = format!("cpu  0 0 0 {} 0 0 0 0 0 0\n", ticks * cpus as u64);
+    for c in 0..cpus {
+        s += &format!("cpu{c} 0 0 0 {ticks} 0 0 0 0 0 0\n");
+    }
+    let boot = crate::host::clock(libc::CLOCK_REALTIME).0 - view.uptime() as i64;
+    let procs = view.pids().len();
+    s + &format!("intr 0\nctxt 0\nbtime {boot}\nprocesses {procs}\nprocs_running 1\nprocs_blocked 0\n")
 }
 
 fn cpuinfo() -> String {
