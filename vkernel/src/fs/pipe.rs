@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
 
 use crate::sched::{block_on, Block, WaitQueue};
 
@@ -147,9 +148,104 @@ impl Pipe {
     }
 }
 
+/// A pipe as a checkpoint saves it: the buffered bytes and how many open file
+/// descriptions hold each end. The wait queue is not saved: every waiter is parked by
+/// the freeze and re-waits after the thaw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPipe {
+    pub data: Vec<u8>,
+    pub readers: usize,
+    pub writers: usize,
+}
+
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the checkpoint's API (issue 5)")
+)]
+impl Pipe {
+    pub fn save(&self) -> SavedPipe {
+        let st = self.lock();
+        SavedPipe {
+            data: st.data.iter().copied().collect(),
+            readers: st.readers,
+            writers: st.writers,
+        }
+    }
+
+    /// Rebuilds a saved pipe. The end counts are taken as saved, so the caller must
+    /// restore exactly that many open file descriptions of each end (each releases its
+    /// end when it goes away). More bytes than a pipe holds is a corrupt image.
+    pub fn restore(saved: SavedPipe) -> Result<Arc<Pipe>, ckpt::CkptError> {
+        if saved.data.len() > PIPE_SIZE {
+            return Err(ckpt::CkptError::Decode(format!(
+                "a pipe holds {} bytes, more than its capacity of {PIPE_SIZE}",
+                saved.data.len()
+            )));
+        }
+        let state = PipeState {
+            data: saved.data.into(),
+            readers: saved.readers,
+            writers: saved.writers,
+        };
+        Ok(Arc::new(Pipe {
+            state: Mutex::new(state),
+            wq: WaitQueue::default(),
+        }))
+    }
+}
+
 /// The inode behind a pipe's two open files (pipefs: fstat shows a FIFO).
 pub fn pipe_inode() -> Arc<super::inode::Inode> {
     use super::inode::*;
     let st = InodeState::new(S_IFIFO | 0o600, 0, 0, Body::Special);
     Inode::new(next_ino(), DEV_PIPEFS, st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::Waker;
+
+    struct Never(Arc<Waker>);
+
+    impl Block for Never {
+        fn waker(&self) -> &Arc<Waker> {
+            &self.0
+        }
+        fn interrupted(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn buffered_bytes_and_closed_end_round_trip_through_a_checkpoint() {
+        let b = Never(Waker::new());
+        let bytes: Vec<u8> = (0..60_000).map(|i| (i % 251) as u8).collect();
+        let p = Pipe::new();
+        assert_eq!(p.write(&bytes, true, &b), Ok(60_000));
+        let mut head = [0u8; 1000];
+        assert_eq!(p.read(&mut head, true, &b), Ok(1000));
+        p.release(true);
+
+        let saved = p.save();
+        let back: SavedPipe = ckpt::decode(&ckpt::encode(&saved).unwrap()).unwrap();
+        assert_eq!(back, saved);
+        assert_eq!((back.readers, back.writers), (1, 0));
+        let q = Pipe::restore(back).unwrap();
+        assert_eq!(q.poll(false), POLLIN | POLLHUP);
+        let mut rest = vec![0u8; 70_000];
+        assert_eq!(q.read(&mut rest, true, &b), Ok(59_000));
+        assert_eq!(rest[..59_000], bytes[1000..]);
+        assert_eq!(q.read(&mut rest, true, &b), Ok(0), "EOF: no writer");
+    }
+
+    #[test]
+    fn restore_refuses_more_than_a_pipe_holds() {
+        let saved = SavedPipe {
+            data: vec![0; PIPE_SIZE + 1],
+            readers: 1,
+            writers: 1,
+        };
+        assert!(Pipe::restore(saved).is_err());
+    }
 }

@@ -4,6 +4,8 @@ pub mod deliver;
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 pub const SIGQUIT: i32 = 3;
 pub const SIGILL: i32 = 4;
 pub const SIGTRAP: i32 = 5;
@@ -43,7 +45,7 @@ pub fn valid(sig: i32) -> bool {
 }
 
 /// What a signal carries to its handler (the parts of siginfo we produce).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigInfo {
     pub signo: i32,
     pub code: i32,
@@ -75,7 +77,7 @@ impl SigInfo {
 }
 
 /// Pending signals: standard signals are pending at most once; real-time signals queue.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigQueue {
     set: u64,
     infos: VecDeque<SigInfo>,
@@ -210,5 +212,26 @@ mod tests {
         assert_eq!(q.set(), bit(SIGCHLD));
         q.discard(bit(SIGCHLD));
         assert_eq!(q.set(), 0);
+    }
+
+    #[test]
+    fn pending_signals_round_trip_through_a_checkpoint() {
+        let mut q = SigQueue::default();
+        q.push(SigInfo::user(SIGCHLD, 7, 1000));
+        q.push(SigInfo::user(SIGCHLD, 8, 1000)); // merged into the first
+        for value in [1, 2] {
+            q.push(SigInfo {
+                signo: 40,
+                code: -1, // SI_QUEUE
+                value,
+                ..Default::default()
+            });
+        }
+        let mut back: SigQueue = ckpt::decode(&ckpt::encode(&q).unwrap()).unwrap();
+        assert_eq!(back, q);
+        assert_eq!(back.take(0).map(|s| s.pid), Some(7));
+        assert_eq!(back.take(0).map(|s| s.value), Some(1));
+        assert_eq!(back.take(0).map(|s| s.value), Some(2));
+        assert_eq!(back.take(0), None);
     }
 }
