@@ -179,6 +179,10 @@ impl Kernel {
         if let Some(id) = p.real_timer().id.take() {
             self.timers.cancel(id);
         }
+        let posix = std::mem::take(&mut p.posix_timers().timers);
+        for id in posix.values().filter_map(|pt| pt.timer.id) {
+            self.timers.cancel(id);
+        }
         {
             let mut l = p.life();
             l.exit = Some(status);

@@ -128,6 +128,21 @@ pub struct RealTimer {
     pub interval: std::time::Duration,
 }
 
+/// A timer_create timer: the clock it counts on, the signal it raises, and its
+/// arming state.
+pub struct PosixTimer {
+    pub clock: i32,
+    /// None for SIGEV_NONE (the timer only counts).
+    pub signal: Option<crate::signal::SigInfo>,
+    pub timer: RealTimer,
+}
+
+#[derive(Default)]
+pub struct PosixTimers {
+    pub next_id: i32,
+    pub timers: std::collections::BTreeMap<i32, PosixTimer>,
+}
+
 /// Where a process stands in the process tree.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tree {
@@ -208,6 +223,8 @@ pub struct Process {
     /// asleep then; whoever posts to another thread must notify this queue too.
     pub signal_event: WaitQueue,
     pub real_timer: Mutex<RealTimer>,
+    /// timer_create's timers, by id.
+    pub posix_timers: Mutex<PosixTimers>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -246,6 +263,7 @@ impl Process {
             vfork_event: WaitQueue::default(),
             signal_event: WaitQueue::default(),
             real_timer: Mutex::new(RealTimer::default()),
+            posix_timers: Mutex::new(PosixTimers::default()),
         })
     }
 
@@ -262,6 +280,10 @@ impl Process {
         stubs.into_iter().fold(CpuTimes::default(), |acc, pid| {
             acc.add(CpuTimes::of_stub(pid))
         })
+    }
+
+    pub fn posix_timers(&self) -> MutexGuard<'_, PosixTimers> {
+        lock(&self.posix_timers)
     }
 
     pub fn real_timer(&self) -> MutexGuard<'_, RealTimer> {

@@ -117,6 +117,12 @@ pub fn to_abi_info(i: &SigInfo) -> sigframe::SigInfo {
         SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP if i.code > 0 => {
             SigFields::Fault { addr: i.addr }
         }
+        // SI_TIMER: the union holds the timer id and overrun where si_pid/si_uid are.
+        _ if i.code == -2 => SigFields::Timer {
+            tid: i.pid,
+            overrun: 0,
+            value: i.value,
+        },
         SIGCHLD if i.code > 0 => SigFields::Child {
             pid: i.pid,
             uid: i.uid,

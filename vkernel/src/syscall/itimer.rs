@@ -1,4 +1,5 @@
-//! alarm, setitimer and getitimer (ITIMER_REAL: SIGALRM on the kernel's timer thread).
+//! Signal timers on the kernel's timer thread: alarm, setitimer and getitimer
+//! (ITIMER_REAL: SIGALRM) and the POSIX timers of timer_create.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -8,54 +9,88 @@ use nix::errno::Errno;
 use super::SysResult;
 use crate::kernel::Kernel;
 use crate::mm::{GuestPtr, UserMem};
-use crate::process::Process;
+use crate::process::{PosixTimer, Process, RealTimer};
 use crate::signal::{deliver, SigInfo};
 use crate::task::Task;
 
 const ITIMER_REAL: u64 = 0;
 const SIGALRM: i32 = 14;
 
-fn arm(k: &Arc<Kernel>, p: &Arc<Process>, at: Instant) {
-    let (k2, weak) = (k.clone(), Arc::downgrade(p));
-    let id = k.timers.arm(at, move || fire(&k2, &weak, at));
-    let mut rt = p.real_timer();
-    rt.id = Some(id);
-    rt.deadline = Some(at);
+/// Which of a process's signal timers: ITIMER_REAL (alarm) or a POSIX timer.
+#[derive(Clone, Copy)]
+enum Which {
+    Real,
+    Posix(i32),
 }
 
-/// The timer expired: SIGALRM, and the next period if there is one.
-fn fire(k: &Arc<Kernel>, weak: &Weak<Process>, at: Instant) {
+/// Runs `f` on the timer `w` of `p` (None if that POSIX timer was deleted).
+fn with_timer<R>(p: &Process, w: Which, f: impl FnOnce(&mut RealTimer) -> R) -> Option<R> {
+    match w {
+        Which::Real => Some(f(&mut p.real_timer())),
+        Which::Posix(id) => p.posix_timers().timers.get_mut(&id).map(|pt| f(&mut pt.timer)),
+    }
+}
+
+/// The signal timer `w` raises: SIGALRM for ITIMER_REAL, the timer's own otherwise.
+fn timer_signal(p: &Process, w: Which) -> Option<SigInfo> {
+    match w {
+        Which::Real => Some(SigInfo::kernel(SIGALRM)),
+        Which::Posix(id) => p.posix_timers().timers.get(&id).and_then(|pt| pt.signal),
+    }
+}
+
+fn arm(k: &Arc<Kernel>, p: &Arc<Process>, w: Which, at: Instant) {
+    let (k2, weak) = (k.clone(), Arc::downgrade(p));
+    let id = k.timers.arm(at, move || fire(&k2, &weak, w, at));
+    with_timer(p, w, |rt| {
+        rt.id = Some(id);
+        rt.deadline = Some(at);
+    });
+}
+
+/// The timer expired: its signal, and the next period if there is one.
+fn fire(k: &Arc<Kernel>, weak: &Weak<Process>, w: Which, at: Instant) {
     let Some(p) = weak.upgrade() else { return };
-    let interval = {
-        let mut rt = p.real_timer();
+    let Some(interval) = with_timer(&p, w, |rt| {
         rt.id = None;
         rt.deadline = None;
         rt.interval
+    }) else {
+        return;
     };
-    deliver::send_to_process(k, &p, SigInfo::kernel(SIGALRM));
+    if let Some(info) = timer_signal(&p, w) {
+        deliver::send_to_process(k, &p, info);
+    }
     if !interval.is_zero() {
-        arm(k, &p, at + interval);
+        arm(k, &p, w, at + interval);
     }
 }
 
-/// Replaces the real timer; returns (time left, interval) of the old one.
-fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duration) {
-    let old = {
-        let mut rt = t.process.real_timer();
+/// Replaces a timer's setting (`at` = first expiry, None to disarm); returns the
+/// old (time left, interval).
+fn set_timer(t: &Task, w: Which, at: Option<Instant>, interval: Duration) -> Option<(Duration, Duration)> {
+    let old = with_timer(&t.process, w, |rt| {
         if let Some(id) = rt.id.take() {
             t.kernel.timers.cancel(id);
         }
-        let left = rt.deadline.take().map_or(Duration::ZERO, |d| {
-            d.saturating_duration_since(Instant::now())
-        });
+        let left = rt.deadline.take().map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
         let old = (left, rt.interval);
         rt.interval = interval;
         old
-    };
-    if !value.is_zero() {
-        arm(&t.kernel, &t.process, Instant::now() + value);
+    })?;
+    if let Some(at) = at {
+        arm(&t.kernel, &t.process, w, at);
     }
-    old
+    Some(old)
+}
+
+fn get_timer(p: &Process, w: Which) -> Option<(Duration, Duration)> {
+    with_timer(p, w, |rt| (rt.deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now())), rt.interval))
+}
+
+fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duration) {
+    let at = (!value.is_zero()).then(|| Instant::now() + value);
+    set_timer(t, Which::Real, at, interval).unwrap_or_default()
 }
 
 fn tv(d: Duration) -> libc::timeval {
@@ -122,5 +157,114 @@ pub fn getitimer(t: &mut Task, a: [u64; 6]) -> SysResult {
     let mut mm = t.process.mm();
     mm.write_val(GuestPtr(a[1]), &tv(interval))?;
     mm.write_val(GuestPtr(a[1] + 16), &tv(left))?;
+    Ok(0)
+}
+
+const SIGEV_SIGNAL: i32 = 0;
+const SIGEV_NONE: i32 = 1;
+const SIGEV_THREAD_ID: i32 = 4;
+const SI_TIMER: i32 = -2;
+const TIMER_ABSTIME: u64 = 1;
+
+/// struct sigevent's head: sigev_value, sigev_signo, sigev_notify, then the tid.
+fn read_sigevent(t: &Task, addr: u64, id: i32) -> Result<Option<SigInfo>, Errno> {
+    if addr == 0 {
+        return Ok(Some(SigInfo { signo: SIGALRM, code: SI_TIMER, pid: id, value: id as u64, ..Default::default() }));
+    }
+    let mut raw = [0u8; 20];
+    t.process.mm().read_bytes(GuestPtr(addr), &mut raw)?;
+    let value = u64::from_ne_bytes(raw[0..8].try_into().unwrap_or([0; 8]));
+    let word = |at: usize| i32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+    let (signo, notify, tid) = (word(8), word(12), word(16));
+    match notify {
+        SIGEV_NONE => Ok(None),
+        // With one thread per process, the thread to notify is the process.
+        SIGEV_SIGNAL | SIGEV_THREAD_ID if crate::signal::valid(signo) => {
+            if notify == SIGEV_THREAD_ID && tid != t.tid {
+                return Err(Errno::EINVAL);
+            }
+            // For SI_TIMER the siginfo union carries the timer id where si_pid is.
+            Ok(Some(SigInfo { signo, code: SI_TIMER, pid: id, value, ..Default::default() }))
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn timer_create(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let clock = a[0] as i32;
+    if !matches!(clock, libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME) {
+        // CPU-time clocks need CPU-time accounting on the timer thread; not yet.
+        return Err(Errno::EINVAL);
+    }
+    let id = t.process.posix_timers().next_id;
+    let signal = read_sigevent(t, a[1], id)?;
+    t.process.mm().write_val(GuestPtr(a[2]), &id)?;
+    let mut pt = t.process.posix_timers();
+    pt.next_id += 1;
+    pt.timers.insert(id, PosixTimer { clock, signal, timer: RealTimer::default() });
+    Ok(0)
+}
+
+fn ts_dur(ts: libc::timespec) -> Result<Duration, Errno> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+fn dur_ts(d: Duration) -> libc::timespec {
+    libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
+}
+
+fn timer_clock(t: &Task, id: i32) -> Result<i32, Errno> {
+    t.process.posix_timers().timers.get(&id).map(|pt| pt.clock).ok_or(Errno::EINVAL)
+}
+
+fn put_itimerspec(t: &Task, addr: u64, (left, interval): (Duration, Duration)) -> Result<(), Errno> {
+    let mut mm = t.process.mm();
+    mm.write_val(GuestPtr(addr), &dur_ts(interval))?;
+    mm.write_val(GuestPtr(addr + 16), &dur_ts(left))
+}
+
+pub fn timer_settime(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let id = a[0] as i32;
+    let clock = timer_clock(t, id)?;
+    let (interval, value) = {
+        let mut mm = t.process.mm();
+        (ts_dur(mm.read_val(GuestPtr(a[2]))?)?, ts_dur(mm.read_val(GuestPtr(a[2] + 16))?)?)
+    };
+    let at = if value.is_zero() {
+        None
+    } else if a[1] & TIMER_ABSTIME != 0 {
+        let (s, n) = crate::host::clock(clock);
+        let now = Duration::new(s.max(0) as u64, n as u32);
+        Some(Instant::now() + value.saturating_sub(now))
+    } else {
+        Some(Instant::now() + value)
+    };
+    let old = set_timer(t, Which::Posix(id), at, interval).ok_or(Errno::EINVAL)?;
+    if a[3] != 0 {
+        put_itimerspec(t, a[3], old)?;
+    }
+    Ok(0)
+}
+
+pub fn timer_gettime(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let cur = get_timer(&t.process, Which::Posix(a[0] as i32)).ok_or(Errno::EINVAL)?;
+    put_itimerspec(t, a[1], cur)?;
+    Ok(0)
+}
+
+/// Expirations are delivered one signal each (a real-time signal queues every one),
+/// so none is ever folded into an overrun count.
+pub fn timer_getoverrun(t: &mut Task, a: [u64; 6]) -> SysResult {
+    timer_clock(t, a[0] as i32).map(|_| 0)
+}
+
+pub fn timer_delete(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let removed = t.process.posix_timers().timers.remove(&(a[0] as i32)).ok_or(Errno::EINVAL)?;
+    if let Some(id) = removed.timer.id {
+        t.kernel.timers.cancel(id);
+    }
     Ok(0)
 }
