@@ -166,6 +166,8 @@ fn load_and_switch(
     drop(old);
     t.process.files().close_on_exec();
     reset_handlers(t);
+    t.altstack = Default::default();
+    t.process.life().did_exec = true;
     record(t, &abs, &argv, &envp);
     let template = t.template_regs();
     t.regs = Regs::initial(img.entry, stack.sp, &template);

@@ -130,8 +130,8 @@ impl Kernel {
         };
         let act = parent.sigactions()[(SIGCHLD - 1) as usize];
         let ended = matches!(code, CLD_EXITED | CLD_KILLED | CLD_DUMPED);
-        if ended && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0) {
-            self.reap(&parent, child.pid);
+        if ended && ignores_children(&parent) {
+            // Already reaped by exit_process; the wakeup below lets wait4 see ECHILD.
         } else if ended || act.flags & SA_NOCLDSTOP == 0 {
             let uid = child.cred().uid;
             let info = SigInfo {
@@ -171,6 +171,12 @@ impl Kernel {
         cpu: crate::process::CpuTimes,
     ) {
         p.life().cpu = cpu;
+        {
+            // A zombie has no memory: its cmdline and environ read empty.
+            let mut ex = p.exec_info();
+            ex.cmdline.clear();
+            ex.environ.clear();
+        }
         let files = std::mem::take(&mut *p.files());
         for (_, e) in files.iter() {
             e.file.drop_posix_locks(p.pid);
@@ -182,6 +188,13 @@ impl Kernel {
         let posix = std::mem::take(&mut p.posix_timers().timers);
         for id in posix.values().filter_map(|pt| pt.timer.id) {
             self.timers.cancel(id);
+        }
+        // A parent that ignores SIGCHLD never sees this zombie: take it out of the
+        // parent's children before the exit status becomes visible to its wait.
+        let parent = self.process(p.ppid());
+        let auto_reap = parent.as_ref().is_some_and(|pp| ignores_children(pp));
+        if let (true, Some(pp)) = (auto_reap, &parent) {
+            self.reap(pp, p.pid);
         }
         {
             let mut l = p.life();
@@ -270,4 +283,10 @@ impl Kernel {
             crate::signal::deliver::send_to_process(self, p, info);
         }
     }
+}
+
+/// Whether `parent`'s children are reaped at exit (SIGCHLD ignored or SA_NOCLDWAIT).
+fn ignores_children(parent: &Process) -> bool {
+    let act = parent.sigactions()[(crate::signal::SIGCHLD - 1) as usize];
+    act.handler == crate::signal::SIG_IGN || act.flags & crate::signal::SA_NOCLDWAIT != 0
 }

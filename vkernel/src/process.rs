@@ -198,6 +198,8 @@ pub struct Life {
     pub stop_reported: bool,
     pub continued: bool,
     pub vfork_done: bool,
+    /// The process has called execve (setpgid on it from the parent is EACCES).
+    pub did_exec: bool,
 }
 
 pub struct Process {
@@ -318,6 +320,13 @@ impl Process {
         lock(&self.shared_pending)
     }
 
+    /// Makes every thread notice a fatal signal.
+    pub fn kick_all(&self) {
+        for t in self.threads() {
+            t.kick();
+        }
+    }
+
     /// Queues a process-directed signal and kicks a thread that can take it.
     pub fn post_signal(&self, info: crate::signal::SigInfo) {
         self.shared_pending().push(info);
@@ -382,6 +391,8 @@ impl Process {
                 'Z'
             } else if l.stopped.is_some() {
                 'T'
+            } else if self.threads().iter().all(|t| t.waker.is_asleep()) {
+                'S'
             } else {
                 'R'
             }
@@ -546,6 +557,7 @@ mod tests {
             stop_reported: true,
             continued: false,
             vfork_done: true,
+            did_exec: true,
         });
         round_trip(&Life {
             exit: Some(ExitStatus::Code(3)),

@@ -49,6 +49,19 @@ impl Block for Task {
     fn interrupted(&self) -> bool {
         self.signal_pending()
     }
+
+    fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
+        Some((&self.me, &self.process))
+    }
+
+    fn sigpipe(&self) {
+        let info = SigInfo::user(
+            crate::signal::SIGPIPE,
+            self.process.pid,
+            self.process.cred().uid,
+        );
+        self.me.signals().pending.push(info);
+    }
 }
 
 impl Task {
@@ -163,6 +176,16 @@ impl Task {
                     return;
                 }
                 FaultOutcome::Segv(c) => code = c,
+                FaultOutcome::Bus => {
+                    let info = SigInfo {
+                        signo: libc::SIGBUS,
+                        code: 2, /* BUS_ADRERR */
+                        addr: f.addr,
+                        ..Default::default()
+                    };
+                    crate::signal::deliver::force_signal(self, info);
+                    return;
+                }
             }
         }
         let info = SigInfo {

@@ -6,11 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
+use super::console::console;
 use super::dev::Device;
+use super::epoll::{Epoll, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM};
+use super::event::{Caller, EventFd, SignalFd, TimerFd};
 use super::inode::*;
 use super::pipe::Pipe;
 use super::procfs::{self, ProcView};
-use crate::sched::Block;
+use crate::sched::{Block, WaitQueue};
 
 pub const O_ACCMODE: u32 = 0o3;
 pub const O_WRONLY: u32 = 0o1;
@@ -35,6 +38,11 @@ pub enum FileKind {
         pipe: Arc<Pipe>,
         write_end: bool,
     },
+    /// Anonymous-inode objects: fs/event.rs and fs/epoll.rs.
+    EventFd(Arc<EventFd>),
+    TimerFd(Arc<TimerFd>),
+    SignalFd(Arc<SignalFd>),
+    Epoll(Arc<Epoll>),
 }
 
 pub struct OpenFile {
@@ -91,6 +99,10 @@ impl OpenFile {
         match &self.kind {
             FileKind::Pipe { pipe, .. } => return pipe.read(buf, self.nonblocking(), b),
             FileKind::Device(d) => return d.read(buf, self.nonblocking(), b),
+            FileKind::EventFd(e) => return e.read(buf, self.nonblocking(), b),
+            FileKind::TimerFd(t) => return t.read(buf, self.nonblocking(), b),
+            FileKind::SignalFd(s) => return s.read_current(buf, self.nonblocking(), b),
+            FileKind::Epoll(_) => return Err(Errno::EINVAL),
             _ => {}
         }
         let mut pos = self.lock_pos();
@@ -114,7 +126,11 @@ impl OpenFile {
                 Ok(n)
             }
             FileKind::Path => Err(Errno::EBADF),
-            FileKind::Pipe { .. } => Err(Errno::ESPIPE),
+            FileKind::Pipe { .. }
+            | FileKind::EventFd(_)
+            | FileKind::TimerFd(_)
+            | FileKind::SignalFd(_)
+            | FileKind::Epoll(_) => Err(Errno::ESPIPE),
         }
     }
 
@@ -123,8 +139,11 @@ impl OpenFile {
         if !self.writable() {
             return Err(Errno::EBADF);
         }
-        if let FileKind::Pipe { pipe, .. } = &self.kind {
-            return pipe.write(data, self.nonblocking(), b);
+        match &self.kind {
+            FileKind::Pipe { pipe, .. } => return pipe.write(data, self.nonblocking(), b),
+            FileKind::EventFd(e) => return e.write(data, self.nonblocking(), b),
+            k if k.is_anon() => return Err(Errno::EINVAL),
+            _ => {}
         }
         let mut pos = self.lock_pos();
         if self.flags() & O_APPEND != 0 {
@@ -155,7 +174,11 @@ impl OpenFile {
             FileKind::Device(d) => d.write(data),
             FileKind::Dir => Err(Errno::EISDIR),
             FileKind::ProcData(_) | FileKind::Path => Err(Errno::EBADF),
-            FileKind::Pipe { .. } => Err(Errno::ESPIPE),
+            FileKind::Pipe { .. }
+            | FileKind::EventFd(_)
+            | FileKind::TimerFd(_)
+            | FileKind::SignalFd(_)
+            | FileKind::Epoll(_) => Err(Errno::ESPIPE),
         }
     }
 
@@ -163,11 +186,15 @@ impl OpenFile {
         match &self.kind {
             FileKind::Device(d) => !d.is_tty(),
             FileKind::Pipe { .. } => false,
-            _ => true,
+            k => !k.is_anon(),
         }
     }
 
     pub fn seek(&self, off: i64, whence: i32) -> Result<u64, Errno> {
+        // Linux gives these noop_llseek: success, and the position stays 0.
+        if self.kind.is_anon() {
+            return Ok(0);
+        }
         if !self.seekable() {
             return Err(Errno::ESPIPE);
         }
@@ -307,4 +334,90 @@ pub fn stat_of(inode: &Inode) -> libc::stat {
     s.st_ctime = st.ctime.sec;
     s.st_ctime_nsec = st.ctime.nsec;
     s
+}
+
+/// Readiness as poll(2) and epoll see it (Linux's f_op->poll): EPOLL* bits, and two
+/// counters that move with every input or output event of the object, which
+/// edge-triggered epoll compares with what it saw last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Readiness {
+    pub mask: u32,
+    pub ins: u64,
+    pub outs: u64,
+}
+
+impl FileKind {
+    /// eventfd, timerfd, signalfd and epoll files (one shared anonymous inode).
+    pub fn is_anon(&self) -> bool {
+        matches!(
+            self,
+            FileKind::EventFd(_)
+                | FileKind::TimerFd(_)
+                | FileKind::SignalFd(_)
+                | FileKind::Epoll(_)
+        )
+    }
+
+    /// What a file of this kind is ready for; None when Linux has no poll method for
+    /// it (regular files, directories, /proc, memory devices): poll(2) counts such a
+    /// file always ready, epoll refuses it (EPERM). `cur` is the polling thread, whose
+    /// signals a signalfd reports.
+    pub fn poll(&self, cur: &Caller) -> Option<Readiness> {
+        Some(match self {
+            FileKind::Pipe { pipe, write_end } => {
+                let (writes, reads_from_full) = pipe.events();
+                Readiness {
+                    mask: with_norm(pipe.poll(*write_end)),
+                    ins: writes,
+                    outs: reads_from_full,
+                }
+            }
+            FileKind::Device(d) if d.is_tty() => {
+                let con = console();
+                let input = if con.readable() {
+                    EPOLLIN | EPOLLRDNORM
+                } else {
+                    0
+                };
+                let gen = con.wq.generation();
+                // Output to the host terminal never blocks the guest.
+                Readiness {
+                    mask: input | EPOLLOUT | EPOLLWRNORM,
+                    ins: gen,
+                    outs: gen,
+                }
+            }
+            FileKind::EventFd(e) => e.poll(),
+            FileKind::TimerFd(t) => t.poll(),
+            FileKind::SignalFd(s) => s.poll(cur),
+            FileKind::Epoll(ep) => ep.poll(cur),
+            _ => return None,
+        })
+    }
+
+    /// The queue notified whenever `poll` may change.
+    pub fn wait_queue<'a>(&'a self, cur: &Caller<'a>) -> Option<&'a WaitQueue> {
+        match self {
+            FileKind::Pipe { pipe, .. } => Some(&pipe.wq),
+            FileKind::Device(d) if d.is_tty() => Some(&console().wq),
+            FileKind::EventFd(e) => Some(&e.wq),
+            FileKind::TimerFd(t) => Some(&t.wq),
+            FileKind::SignalFd(_) => Some(&cur.process.signal_event),
+            FileKind::Epoll(ep) => Some(&ep.wq),
+            _ => None,
+        }
+    }
+}
+
+/// A pipe's POLL* bits with the RDNORM/WRNORM twins Linux's pipe_poll also sets.
+fn with_norm(r: i16) -> u32 {
+    let r = u32::from(r as u16);
+    let mut m = r;
+    if r & EPOLLIN != 0 {
+        m |= EPOLLRDNORM;
+    }
+    if r & EPOLLOUT != 0 {
+        m |= EPOLLWRNORM;
+    }
+    m
 }

@@ -3,6 +3,8 @@
 
 pub mod console;
 pub mod dev;
+pub mod epoll;
+pub mod event;
 pub mod fdtable;
 pub mod file;
 pub mod inode;

@@ -12,17 +12,24 @@ use crate::sched::{block_on, Block, WaitQueue};
 pub const PIPE_BUF: usize = 4096;
 /// Default capacity (16 pages, as Linux).
 pub const PIPE_SIZE: usize = 65536;
+/// /proc/sys/fs/pipe-max-size's default.
+const MAX_PIPE_SIZE: usize = 1 << 20;
 
 pub const POLLIN: i16 = 0x1;
 pub const POLLOUT: i16 = 0x4;
 pub const POLLERR: i16 = 0x8;
 pub const POLLHUP: i16 = 0x10;
 
-#[derive(Default)]
 struct PipeState {
     data: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// F_SETPIPE_SZ can change it (a power of two, at least a page).
+    capacity: usize,
+    /// Writes, and reads from a full pipe, so far: the events edge-triggered epoll
+    /// reports (Linux wakes readers on every write, writers when a full pipe drains).
+    writes: u64,
+    reads_from_full: u64,
 }
 
 impl std::fmt::Debug for Pipe {
@@ -43,6 +50,9 @@ impl Pipe {
             data: VecDeque::new(),
             readers: 1,
             writers: 1,
+            capacity: PIPE_SIZE,
+            writes: 0,
+            reads_from_full: 0,
         };
         Arc::new(Pipe {
             state: Mutex::new(state),
@@ -62,6 +72,9 @@ impl Pipe {
         let n = block_on(b, &[&self.wq], None, || {
             let mut st = self.lock();
             if !st.data.is_empty() {
+                if st.capacity.saturating_sub(st.data.len()) < PIPE_BUF {
+                    st.reads_from_full += 1;
+                }
                 let n = buf.len().min(st.data.len());
                 for (d, s) in buf.iter_mut().zip(st.data.drain(..n)) {
                     *d = s;
@@ -87,13 +100,16 @@ impl Pipe {
             let step = block_on(b, &[&self.wq], None, || {
                 let mut st = self.lock();
                 if st.readers == 0 {
+                    // SIGPIPE even when part of the data went in (as Linux).
+                    b.sigpipe();
                     return Some(Err(Errno::EPIPE));
                 }
-                let room = PIPE_SIZE - st.data.len();
+                let room = st.capacity.saturating_sub(st.data.len());
                 let want = data.len() - done;
                 if room >= want || (!atomic && room > 0) {
                     let n = want.min(room);
                     st.data.extend(&data[done..done + n]);
+                    st.writes += 1;
                     return Some(Ok(n));
                 }
                 nonblock.then_some(Err(Errno::EAGAIN))
@@ -116,7 +132,7 @@ impl Pipe {
         if write_end {
             if st.readers == 0 {
                 POLLOUT | POLLERR
-            } else if PIPE_SIZE - st.data.len() >= PIPE_BUF {
+            } else if st.capacity.saturating_sub(st.data.len()) >= PIPE_BUF {
                 POLLOUT
             } else {
                 0
@@ -130,8 +146,36 @@ impl Pipe {
         }
     }
 
+    /// F_GETPIPE_SZ.
+    pub fn capacity(&self) -> usize {
+        self.lock().capacity
+    }
+
+    /// F_SETPIPE_SZ: rounds up to a power of two (at least a page, at most Linux's
+    /// default pipe-max-size of 1 MiB); EBUSY if the data would not fit.
+    pub fn set_capacity(&self, want: usize) -> Result<usize, Errno> {
+        if want > MAX_PIPE_SIZE {
+            return Err(Errno::EPERM);
+        }
+        let size = want.max(4096).next_power_of_two();
+        let mut st = self.lock();
+        if st.data.len() > size {
+            return Err(Errno::EBUSY);
+        }
+        st.capacity = size;
+        drop(st);
+        self.wq.notify_all();
+        Ok(size)
+    }
+
     pub fn available(&self) -> usize {
         self.lock().data.len()
+    }
+
+    /// (writes, reads from a full pipe) so far: see `PipeState`.
+    pub fn events(&self) -> (u64, u64) {
+        let st = self.lock();
+        (st.writes, st.reads_from_full)
     }
 
     /// An end's last open file description went away.
@@ -186,6 +230,9 @@ impl Pipe {
             data: saved.data.into(),
             readers: saved.readers,
             writers: saved.writers,
+            capacity: PIPE_SIZE,
+            writes: 0,
+            reads_from_full: 0,
         };
         Ok(Arc::new(Pipe {
             state: Mutex::new(state),
@@ -204,6 +251,7 @@ pub fn pipe_inode() -> Arc<super::inode::Inode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::{Process, Thread};
     use crate::sched::Waker;
 
     struct Never(Arc<Waker>);
@@ -214,6 +262,10 @@ mod tests {
         }
         fn interrupted(&self) -> bool {
             false
+        }
+        fn sigpipe(&self) {}
+        fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
+            None
         }
     }
 

@@ -382,7 +382,9 @@ fn kernel_stat(view: &dyn ProcView) -> String {
     }
     let boot = crate::host::clock(libc::CLOCK_REALTIME).0 - view.uptime() as i64;
     let procs = view.pids().len();
-    s + &format!("intr 0\nctxt 0\nbtime {boot}\nprocesses {procs}\nprocs_running 1\nprocs_blocked 0\n")
+    s + &format!(
+        "intr 0\nctxt 0\nbtime {boot}\nprocesses {procs}\nprocs_running 1\nprocs_blocked 0\n"
+    )
 }
 
 fn cpuinfo() -> String {

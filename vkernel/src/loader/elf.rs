@@ -182,6 +182,7 @@ fn load_segment(
         kind: VmaKind::File {
             path: path.to_vec(),
             offset: ph.p_offset - (vaddr - start),
+            file_end: u64::MAX,
         },
     };
     vm.map_keeping_pages(vma)

@@ -26,7 +26,9 @@ pub fn maps_text(vm: &Vmspace) -> (String, u64, u64) {
         total += v.end - v.start;
         let perm = |p: Prot, c: char| if v.prot.contains(p) { c } else { '-' };
         let (off, name) = match &v.kind {
-            VmaKind::File { path, offset } => (*offset, String::from_utf8_lossy(path).into_owned()),
+            VmaKind::File { path, offset, .. } => {
+                (*offset, String::from_utf8_lossy(path).into_owned())
+            }
             VmaKind::Heap => (0, "[heap]".into()),
             VmaKind::Stack => (0, "[stack]".into()),
             VmaKind::Anon => (0, String::new()),

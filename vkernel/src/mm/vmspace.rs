@@ -32,10 +32,13 @@ pub enum VmaKind {
     Anon,
     Heap,
     Stack,
-    /// Private copy of a file's pages, named for /proc/<pid>/maps.
+    /// Private copy of a file's pages, named for /proc/<pid>/maps. Pages wholly past
+    /// `file_end` (the file's size when mapped) raise SIGBUS, as on Linux; ELF
+    /// segments use u64::MAX since their bss is meant to run past the file.
     File {
         path: Vec<u8>,
         offset: u64,
+        file_end: u64,
     },
 }
 
@@ -75,6 +78,8 @@ pub enum FaultOutcome {
     Segv(i32),
     /// Out of guest memory.
     Oom,
+    /// An access past the end of a mapped file: SIGBUS (BUS_ADRERR).
+    Bus,
 }
 
 /// Pages mapped around a faulting page at once, to cut trap round trips.
@@ -472,6 +477,9 @@ impl Vmspace {
         if vma.prot.is_empty() {
             return FaultOutcome::Segv(SEGV_ACCERR);
         }
+        if page >= file_limit(&vma) {
+            return FaultOutcome::Bus;
+        }
         if let Some(p) = self.ptes.get(&page).copied() {
             if p.mapped {
                 return self.protection_fault(page, p, &vma);
@@ -501,6 +509,7 @@ impl Vmspace {
     /// parent's writable private pages are write-protected in its stub (queued), so
     /// the first write on either side copies.
     pub fn fork(&mut self) -> Vmspace {
+        self.populate_shared();
         let mut child = Vmspace::new(self.physmem.clone());
         child.vmas = self.vmas.clone();
         child.brk_start = self.brk_start;
@@ -520,6 +529,21 @@ impl Vmspace {
             self.write_protect(&v);
         }
         child
+    }
+
+    /// Shared mappings must have their frames before fork, or parent and child would
+    /// each allocate a private frame for a page neither had touched yet. (Best effort:
+    /// out of frames, those pages stay private.)
+    fn populate_shared(&mut self) {
+        let shared: Vec<(u64, u64)> = self
+            .vmas
+            .values()
+            .filter(|v| v.shared)
+            .map(|v| (v.start, v.end))
+            .collect();
+        for (start, end) in shared {
+            let _ = self.populate(start, end, start);
+        }
     }
 
     /// Queues mprotect(prot - WRITE) over the runs of pages the stub maps writable.
@@ -564,7 +588,7 @@ impl Vmspace {
     /// untouched ones, and queues the host mmaps, merging physically contiguous runs.
     fn map_window(&mut self, page: u64, vma: &Vma) -> FaultOutcome {
         let lo = page_floor(page / PAGE / FAULT_WINDOW * FAULT_WINDOW * PAGE).max(vma.start);
-        let hi = (lo + FAULT_WINDOW * PAGE).min(vma.end);
+        let hi = (lo + FAULT_WINDOW * PAGE).min(vma.end).min(file_limit(vma));
         if let Err(e) = self.populate(lo, hi, page) {
             return if e == Errno::ENOMEM {
                 FaultOutcome::Oom
@@ -761,6 +785,19 @@ impl Drop for Vmspace {
     }
 }
 
+/// The first address of a file VMA that lies wholly past the file's end.
+fn file_limit(vma: &Vma) -> u64 {
+    match &vma.kind {
+        VmaKind::File {
+            offset, file_end, ..
+        } => page_ceil(*file_end)
+            .and_then(|end| end.checked_sub(*offset))
+            .and_then(|len| vma.start.checked_add(len))
+            .unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    }
+}
+
 pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
 /// Room kept free below the stack top for the stack to use (RLIMIT_STACK's default
@@ -922,6 +959,7 @@ mod tests {
             kind: VmaKind::File {
                 path: b"/bin/busybox".to_vec(),
                 offset: 0x2000,
+                file_end: u64::MAX,
             },
             ..anon(Prot::READ | Prot::EXEC)
         };

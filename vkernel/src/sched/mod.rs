@@ -13,6 +13,11 @@ use std::time::Instant;
 pub trait Block {
     fn waker(&self) -> &Arc<Waker>;
     fn interrupted(&self) -> bool;
+    /// The caller wrote to a pipe nobody reads: SIGPIPE for the writing thread.
+    fn sigpipe(&self);
+    /// The guest thread and process making the call (Linux's `current`), for
+    /// objects whose reads depend on who reads, like signalfd. None in test doubles.
+    fn caller(&self) -> Option<(&Arc<crate::process::Thread>, &Arc<crate::process::Process>)>;
 }
 
 /// Sleeps on `queues` until `cond` gives a value; EINTR if interrupted, ETIMEDOUT at

@@ -6,6 +6,7 @@
 //! interruptible: a signal for the task (or the freezer) wakes the same waker, and the
 //! wait returns `Interrupted` when the task's interrupt check says so.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -13,6 +14,8 @@ use std::time::Instant;
 pub struct Waker {
     woken: Mutex<bool>,
     cv: Condvar,
+    /// Whether its task is asleep in the kernel now (/proc's S state).
+    asleep: std::sync::atomic::AtomicBool,
 }
 
 impl Waker {
@@ -29,8 +32,20 @@ impl Waker {
         *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = false;
     }
 
+    pub fn is_asleep(&self) -> bool {
+        self.asleep.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sleeps until woken or `deadline`.
     fn sleep(&self, deadline: Option<Instant>) {
+        self.asleep
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.sleep_inner(deadline);
+        self.asleep
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn sleep_inner(&self, deadline: Option<Instant>) {
         let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
         while !*woken {
             match deadline {
@@ -54,6 +69,9 @@ impl Waker {
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Arc<Waker>>>,
+    /// How many notifications there have been: edge-triggered epoll compares it to
+    /// tell a new event from a state it has already reported.
+    notified: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +82,16 @@ pub enum WaitError {
 
 impl WaitQueue {
     pub fn notify_all(&self) {
+        self.notified.fetch_add(1, Ordering::SeqCst);
         let waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         for w in waiters.iter() {
             w.wake();
         }
+    }
+
+    /// The number of notifications so far (it only grows).
+    pub fn generation(&self) -> u64 {
+        self.notified.load(Ordering::SeqCst)
     }
 
     fn add(&self, w: &Arc<Waker>) {

@@ -130,7 +130,8 @@ pub fn to_abi_info(i: &SigInfo) -> sigframe::SigInfo {
             utime: 0,
             stime: 0,
         },
-        _ if i.code == -1 /* SI_QUEUE */ || i.signo >= 32 => SigFields::Rt {
+        // Negative codes other than SI_TKILL come from rt_sigqueueinfo and carry a value.
+        _ if (i.code < 0 && i.code != SI_TKILL) || i.signo >= 32 => SigFields::Rt {
             pid: i.pid,
             uid: i.uid,
             value: i.value,
@@ -264,19 +265,26 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, nix::errno::Errno> {
 pub fn send_to_process(k: &crate::kernel::Kernel, p: &Arc<crate::process::Process>, info: SigInfo) {
     let sig = info.signo;
     let stops = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
+    if sig == SIGKILL {
+        // Queued before the stop ends, so the woken task takes it before anything else.
+        p.shared_pending().push(info);
+    }
     if sig == SIGCONT || sig == SIGKILL {
         p.shared_pending().discard(stops);
         let resumed = {
             let mut l = p.life();
             let was = l.stopped.take().is_some();
-            if was {
+            // Only SIGCONT makes a "continued" report; SIGKILL just ends the stop.
+            if was && sig == SIGCONT {
                 l.continued = true;
                 l.stop_reported = false;
             }
             was
         };
-        if resumed {
+        if resumed && sig == SIGCONT {
             k.notify_parent(p, CLD_CONTINUED, SIGCONT);
+        }
+        if resumed {
             for th in p.threads() {
                 th.kick();
             }
@@ -293,7 +301,11 @@ pub fn send_to_process(k: &crate::kernel::Kernel, p: &Arc<crate::process::Proces
                 default_action(sig),
                 DefaultAction::Ignore | DefaultAction::Continue
             ));
-    if ignored && !blocked_everywhere && sig != SIGKILL {
+    if sig == SIGKILL {
+        p.kick_all();
+        return;
+    }
+    if ignored && !blocked_everywhere {
         return;
     }
     p.post_signal(info);

@@ -235,8 +235,7 @@ fn write_from(
 pub fn write(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
     job_control(t, &f, true)?;
-    let r = write_from(t, a[1], a[2] as usize, |buf| f.write(buf, t));
-    raise_sigpipe(t, r)
+    write_from(t, a[1], a[2] as usize, |buf| f.write(buf, t))
 }
 
 pub fn pwrite64(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -253,19 +252,6 @@ pub fn pwrite64(t: &mut Task, a: [u64; 6]) -> SysResult {
         pos += n as u64;
         Ok(n)
     })
-}
-
-/// A write to a pipe with no reader raises SIGPIPE at the writer, as well as EPIPE.
-fn raise_sigpipe(t: &Task, r: SysResult) -> SysResult {
-    if r == Err(Errno::EPIPE) {
-        let info = crate::signal::SigInfo::user(
-            crate::signal::SIGPIPE,
-            t.process.pid,
-            t.process.cred().uid,
-        );
-        t.me.signals().pending.push(info);
-    }
-    r
 }
 
 pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -343,10 +329,7 @@ pub fn writev(t: &mut Task, a: [u64; 6]) -> SysResult {
     job_control(t, &f, true)?;
     let mut total = 0;
     for iov in iovecs(t, a[1], a[2])? {
-        let n = raise_sigpipe(
-            t,
-            write_from(t, iov.iov_base as u64, iov.iov_len, |b| f.write(b, t)),
-        )?;
+        let n = write_from(t, iov.iov_base as u64, iov.iov_len, |b| f.write(b, t))?;
         total += n;
         if n < iov.iov_len as u64 {
             break;
@@ -760,6 +743,17 @@ pub fn fcntl(t: &mut Task, a: [u64; 6]) -> SysResult {
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW => {
             drop(files);
             super::lock::record_lock(t, &entry.file, a[1] as i32, a[2])
+        }
+        libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
+            let FileKind::Pipe { pipe, .. } = &entry.file.kind else {
+                return Err(Errno::EBADF);
+            };
+            let size = if a[1] as i32 == libc::F_GETPIPE_SZ {
+                pipe.capacity()
+            } else {
+                pipe.set_capacity(usize::try_from(a[2] as i32).map_err(|_| Errno::EINVAL)?)?
+            };
+            Ok(size as u64)
         }
         libc::F_GETFL => Ok(u64::from(entry.file.flags())),
         libc::F_SETFL => {
@@ -1175,7 +1169,7 @@ fn copy_between(t: &Task, from: &mut CopyEnd, to: &mut CopyEnd, len: usize) -> S
         }
         let w = match to.write(t, &buf[..n]) {
             Ok(w) => w,
-            Err(e) if done == 0 => return raise_sigpipe(t, Err(e)),
+            Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
         done += w;

@@ -27,7 +27,11 @@ enum Which {
 fn with_timer<R>(p: &Process, w: Which, f: impl FnOnce(&mut RealTimer) -> R) -> Option<R> {
     match w {
         Which::Real => Some(f(&mut p.real_timer())),
-        Which::Posix(id) => p.posix_timers().timers.get_mut(&id).map(|pt| f(&mut pt.timer)),
+        Which::Posix(id) => p
+            .posix_timers()
+            .timers
+            .get_mut(&id)
+            .map(|pt| f(&mut pt.timer)),
     }
 }
 
@@ -68,12 +72,19 @@ fn fire(k: &Arc<Kernel>, weak: &Weak<Process>, w: Which, at: Instant) {
 
 /// Replaces a timer's setting (`at` = first expiry, None to disarm); returns the
 /// old (time left, interval).
-fn set_timer(t: &Task, w: Which, at: Option<Instant>, interval: Duration) -> Option<(Duration, Duration)> {
+fn set_timer(
+    t: &Task,
+    w: Which,
+    at: Option<Instant>,
+    interval: Duration,
+) -> Option<(Duration, Duration)> {
     let old = with_timer(&t.process, w, |rt| {
         if let Some(id) = rt.id.take() {
             t.kernel.timers.cancel(id);
         }
-        let left = rt.deadline.take().map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
+        let left = rt.deadline.take().map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let old = (left, rt.interval);
         rt.interval = interval;
         old
@@ -85,7 +96,14 @@ fn set_timer(t: &Task, w: Which, at: Option<Instant>, interval: Duration) -> Opt
 }
 
 fn get_timer(p: &Process, w: Which) -> Option<(Duration, Duration)> {
-    with_timer(p, w, |rt| (rt.deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now())), rt.interval))
+    with_timer(p, w, |rt| {
+        (
+            rt.deadline.map_or(Duration::ZERO, |d| {
+                d.saturating_duration_since(Instant::now())
+            }),
+            rt.interval,
+        )
+    })
 }
 
 fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duration) {
@@ -169,7 +187,13 @@ const TIMER_ABSTIME: u64 = 1;
 /// struct sigevent's head: sigev_value, sigev_signo, sigev_notify, then the tid.
 fn read_sigevent(t: &Task, addr: u64, id: i32) -> Result<Option<SigInfo>, Errno> {
     if addr == 0 {
-        return Ok(Some(SigInfo { signo: SIGALRM, code: SI_TIMER, pid: id, value: id as u64, ..Default::default() }));
+        return Ok(Some(SigInfo {
+            signo: SIGALRM,
+            code: SI_TIMER,
+            pid: id,
+            value: id as u64,
+            ..Default::default()
+        }));
     }
     let mut raw = [0u8; 20];
     t.process.mm().read_bytes(GuestPtr(addr), &mut raw)?;
@@ -184,7 +208,13 @@ fn read_sigevent(t: &Task, addr: u64, id: i32) -> Result<Option<SigInfo>, Errno>
                 return Err(Errno::EINVAL);
             }
             // For SI_TIMER the siginfo union carries the timer id where si_pid is.
-            Ok(Some(SigInfo { signo, code: SI_TIMER, pid: id, value, ..Default::default() }))
+            Ok(Some(SigInfo {
+                signo,
+                code: SI_TIMER,
+                pid: id,
+                value,
+                ..Default::default()
+            }))
         }
         _ => Err(Errno::EINVAL),
     }
@@ -192,7 +222,10 @@ fn read_sigevent(t: &Task, addr: u64, id: i32) -> Result<Option<SigInfo>, Errno>
 
 pub fn timer_create(t: &mut Task, a: [u64; 6]) -> SysResult {
     let clock = a[0] as i32;
-    if !matches!(clock, libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME) {
+    if !matches!(
+        clock,
+        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME
+    ) {
         // CPU-time clocks need CPU-time accounting on the timer thread; not yet.
         return Err(Errno::EINVAL);
     }
@@ -201,7 +234,14 @@ pub fn timer_create(t: &mut Task, a: [u64; 6]) -> SysResult {
     t.process.mm().write_val(GuestPtr(a[2]), &id)?;
     let mut pt = t.process.posix_timers();
     pt.next_id += 1;
-    pt.timers.insert(id, PosixTimer { clock, signal, timer: RealTimer::default() });
+    pt.timers.insert(
+        id,
+        PosixTimer {
+            clock,
+            signal,
+            timer: RealTimer::default(),
+        },
+    );
     Ok(0)
 }
 
@@ -213,14 +253,26 @@ fn ts_dur(ts: libc::timespec) -> Result<Duration, Errno> {
 }
 
 fn dur_ts(d: Duration) -> libc::timespec {
-    libc::timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
+    libc::timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
 }
 
 fn timer_clock(t: &Task, id: i32) -> Result<i32, Errno> {
-    t.process.posix_timers().timers.get(&id).map(|pt| pt.clock).ok_or(Errno::EINVAL)
+    t.process
+        .posix_timers()
+        .timers
+        .get(&id)
+        .map(|pt| pt.clock)
+        .ok_or(Errno::EINVAL)
 }
 
-fn put_itimerspec(t: &Task, addr: u64, (left, interval): (Duration, Duration)) -> Result<(), Errno> {
+fn put_itimerspec(
+    t: &Task,
+    addr: u64,
+    (left, interval): (Duration, Duration),
+) -> Result<(), Errno> {
     let mut mm = t.process.mm();
     mm.write_val(GuestPtr(addr), &dur_ts(interval))?;
     mm.write_val(GuestPtr(addr + 16), &dur_ts(left))
@@ -231,7 +283,10 @@ pub fn timer_settime(t: &mut Task, a: [u64; 6]) -> SysResult {
     let clock = timer_clock(t, id)?;
     let (interval, value) = {
         let mut mm = t.process.mm();
-        (ts_dur(mm.read_val(GuestPtr(a[2]))?)?, ts_dur(mm.read_val(GuestPtr(a[2] + 16))?)?)
+        (
+            ts_dur(mm.read_val(GuestPtr(a[2]))?)?,
+            ts_dur(mm.read_val(GuestPtr(a[2] + 16))?)?,
+        )
     };
     let at = if value.is_zero() {
         None
@@ -262,7 +317,12 @@ pub fn timer_getoverrun(t: &mut Task, a: [u64; 6]) -> SysResult {
 }
 
 pub fn timer_delete(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let removed = t.process.posix_timers().timers.remove(&(a[0] as i32)).ok_or(Errno::EINVAL)?;
+    let removed = t
+        .process
+        .posix_timers()
+        .timers
+        .remove(&(a[0] as i32))
+        .ok_or(Errno::EINVAL)?;
     if let Some(id) = removed.timer.id {
         t.kernel.timers.cancel(id);
     }

@@ -52,6 +52,7 @@ pub fn mmap(t: &mut Task, a: [u64; 6]) -> SysResult {
         Some(f) => VmaKind::File {
             path: f.path.clone(),
             offset: off,
+            file_end: f.inode.size(),
         },
     };
     let noreplace = flags & MAP_FIXED_NOREPLACE != 0;

@@ -1,6 +1,7 @@
 //! System call dispatch: one file per family, one function per call.
 
 mod cred;
+mod event;
 mod fs;
 mod info;
 mod itimer;
@@ -90,6 +91,19 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_ppoll => poll::ppoll(t, a),
         SYS_select => poll::select(t, a),
         SYS_pselect6 => poll::pselect6(t, a),
+        SYS_eventfd => event::eventfd(t, a),
+        SYS_eventfd2 => event::eventfd2(t, a),
+        SYS_timerfd_create => event::timerfd_create(t, a),
+        SYS_timerfd_settime => event::timerfd_settime(t, a),
+        SYS_timerfd_gettime => event::timerfd_gettime(t, a),
+        SYS_signalfd => event::signalfd(t, a),
+        SYS_signalfd4 => event::signalfd4(t, a),
+        SYS_epoll_create => event::epoll_create(t, a),
+        SYS_epoll_create1 => event::epoll_create1(t, a),
+        SYS_epoll_ctl => event::epoll_ctl(t, a),
+        SYS_epoll_wait => event::epoll_wait(t, a),
+        SYS_epoll_pwait => event::epoll_pwait(t, a),
+        SYS_epoll_pwait2 => event::epoll_pwait2(t, a),
         SYS_brk => mm::brk(t, a),
         SYS_mmap => mm::mmap(t, a),
         SYS_munmap => mm::munmap(t, a),

@@ -1,15 +1,13 @@
 //! poll and ppoll: regular files, directories and memory devices are always ready (as
-//! on Linux); pipes report their state and wake pollers through their wait queue; the
-//! console is readable when its input buffer has bytes (or hit EOF).
+//! on Linux); every other file reports its state through `FileKind::poll` (the code
+//! epoll uses too) and wakes pollers through its wait queue.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use super::SysResult;
-use crate::fs::console::console;
-use crate::fs::pipe::Pipe;
+use crate::fs::event::Caller;
 use crate::fs::FileKind;
 use crate::mm::{GuestPtr, UserMem};
 use crate::sched::{block_on, WaitQueue};
@@ -57,49 +55,38 @@ fn ppoll_inner(t: &mut Task, a: [u64; 6]) -> SysResult {
     do_poll(t, a[0], a[1], timeout)
 }
 
-/// What we wait on for one pollfd: ready now, or a kernel object with a wait queue.
+/// What we wait on for one pollfd: a fixed answer (POLLNVAL), or a file's kind, which
+/// holds the object (not the open file, so polling never keeps a pipe end open).
 enum Source {
     Ready(i16),
-    Console,
-    Pipe(Arc<Pipe>, bool),
+    File(FileKind),
 }
 
 const ALWAYS: i16 = POLLERR | POLLHUP | POLLNVAL;
+/// A file without a poll method is always ready (Linux's DEFAULT_POLLMASK).
+const DEFAULT_POLLMASK: u32 = (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM) as u32;
 
 fn source(t: &Task, p: &PollFd) -> Source {
     let Ok(f) = t.process.files().file(p.fd) else {
         return Source::Ready(POLLNVAL);
     };
     match &f.kind {
-        FileKind::Device(d) if d.is_tty() => Source::Console,
-        FileKind::Pipe { pipe, write_end } => Source::Pipe(pipe.clone(), *write_end),
         FileKind::Path => Source::Ready(POLLNVAL),
-        _ => Source::Ready(p.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)),
+        k => Source::File(k.clone()),
     }
 }
 
 /// Readiness of the kernel-side sources, as revents.
-fn check(sources: &[(usize, Source)], fds: &mut [PollFd]) -> usize {
+fn check(cur: &Caller, sources: &[(usize, Source)], fds: &mut [PollFd]) -> usize {
     let mut n = 0;
     for (i, s) in sources {
         let p = &mut fds[*i];
         p.revents = match s {
             Source::Ready(r) => *r,
-            Source::Pipe(pipe, w) => {
-                let r = pipe.poll(*w);
-                let r = r
-                    | if r & POLLIN != 0 { POLLRDNORM } else { 0 }
-                    | if r & POLLOUT != 0 { POLLWRNORM } else { 0 };
-                r & (p.events | ALWAYS)
-            }
-            Source::Console => {
-                // Output to the host terminal never blocks the guest.
-                let input = if console().readable() {
-                    POLLIN | POLLRDNORM
-                } else {
-                    0
-                };
-                (input | POLLOUT | POLLWRNORM) & p.events
+            Source::File(k) => {
+                let mask = k.poll(cur).map_or(DEFAULT_POLLMASK, |r| r.mask);
+                // Readiness bits all sit in the low 16 (EPOLLRDHUP is 0x2000).
+                (mask as u16 as i16) & (p.events | ALWAYS)
             }
         };
         if p.revents != 0 {
@@ -270,7 +257,7 @@ fn with_sigmask(t: &mut Task, arg: u64, f: impl FnOnce(&mut Task) -> SysResult) 
 
 /// Runs `f` with a temporary signal mask. If a signal interrupts it, the old mask
 /// returns only after delivery (like sigsuspend), so the handler runs in between.
-fn with_mask(
+pub(super) fn with_mask(
     t: &mut Task,
     ptr: u64,
     size: u64,
@@ -301,16 +288,21 @@ fn wait_ready(
     fds: &mut [PollFd],
     deadline: Option<Instant>,
 ) -> Result<usize, Errno> {
-    let queues: Vec<&WaitQueue> = sources
+    let cur = Caller {
+        thread: &t.me,
+        process: &t.process,
+    };
+    let kinds: Vec<FileKind> = sources
         .iter()
         .filter_map(|(_, s)| match s {
-            Source::Pipe(p, _) => Some(&p.wq),
-            Source::Console => Some(&console().wq),
+            Source::File(k) => Some(k.clone()),
             Source::Ready(_) => None,
         })
         .collect();
+    let watched = crate::fs::epoll::expand(kinds);
+    let queues: Vec<&WaitQueue> = crate::fs::epoll::queues(&watched, &cur);
     let ready = block_on(t, &queues, deadline, || {
-        let n = check(sources, fds);
+        let n = check(&cur, sources, fds);
         (n > 0).then_some(n)
     });
     match ready {

@@ -91,14 +91,27 @@ pub fn setpgid(t: &mut Task, a: [u64; 6]) -> SysResult {
         return Err(Errno::ESRCH);
     }
     let my_sid = t.process.tree().sid;
-    let mut tr = target.tree();
+    let tr = target.tree();
     if tr.sid != my_sid {
         return Err(Errno::EPERM);
     }
     if tr.sid == pid {
         return Err(Errno::EPERM); // a session leader cannot move
     }
-    tr.pgid = pgid;
+    drop(tr);
+    if pid != me && target.life().did_exec {
+        return Err(Errno::EACCES);
+    }
+    // Joining a group needs it to exist in the caller's session.
+    let joinable = t
+        .kernel
+        .all_processes()
+        .iter()
+        .any(|p| p.pgid() == pgid && p.tree().sid == my_sid);
+    if pgid != pid && !joinable {
+        return Err(Errno::EPERM);
+    }
+    target.tree().pgid = pgid;
     Ok(0)
 }
 

@@ -55,6 +55,16 @@ pub fn rt_sigaction(t: &mut Task, a: [u64; 6]) -> SysResult {
             restorer: n.restorer,
             mask: n.mask & !unblockable,
         };
+        // Ignoring a signal discards what is pending of it, blocked or not.
+        let ign = n.handler == crate::signal::SIG_IGN
+            || (n.handler == crate::signal::SIG_DFL
+                && crate::signal::default_action(sig as i32)
+                    == crate::signal::DefaultAction::Ignore);
+        if ign {
+            let b = crate::signal::bit(sig as i32);
+            t.me.signals().pending.discard(b);
+            t.process.shared_pending().discard(b);
+        }
     }
     Ok(0)
 }
@@ -224,8 +234,12 @@ pub fn rt_sigpending(t: &mut Task, a: [u64; 6]) -> SysResult {
     if a[1] != 8 {
         return Err(Errno::EINVAL);
     }
-    let set =
-        (t.me.signals().pending.set() | t.process.shared_pending().set()) & t.me.signals().mask;
+    // One lock at a time: the thread's signal state, then the process's queue.
+    let (own, mask) = {
+        let s = t.me.signals();
+        (s.pending.set(), s.mask)
+    };
+    let set = (own | t.process.shared_pending().set()) & mask;
     t.process.mm().write_val(GuestPtr(a[0]), &set)?;
     Ok(0)
 }

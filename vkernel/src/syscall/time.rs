@@ -192,25 +192,19 @@ pub fn getrusage(t: &mut Task, a: [u64; 6]) -> SysResult {
         libc::RUSAGE_CHILDREN => (t.process.life().children_cpu, 0),
         _ => return Err(Errno::EINVAL),
     };
-    let tick_us = |ticks: u64| libc::timeval {
-        tv_sec: (ticks / 100) as i64,
-        tv_usec: ((ticks % 100) * 10_000) as i64,
-    };
-    // struct rusage: ru_utime, ru_stime (timevals), then 14 longs starting with ru_maxrss (kB).
-    let mut raw = [0u8; 144];
-    let (u, s) = (tick_us(cpu.user), tick_us(cpu.system));
-    for (i, v) in [
-        u.tv_sec,
-        u.tv_usec,
-        s.tv_sec,
-        s.tv_usec,
-        (rss_pages * 4) as i64,
-    ]
-    .iter()
-    .enumerate()
-    {
-        raw[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
-    }
+    let raw = rusage_bytes(cpu, rss_pages * 4);
     t.process.mm().write_bytes(GuestPtr(a[1]), &raw)?;
     Ok(0)
+}
+
+/// struct rusage with the CPU times and ru_maxrss (kB) filled in; the rest is zero.
+pub(super) fn rusage_bytes(cpu: crate::process::CpuTimes, maxrss_kb: u64) -> [u8; 144] {
+    let tv = |ticks: u64| [(ticks / 100) as i64, ((ticks % 100) * 10_000) as i64];
+    let [us, uu] = tv(cpu.user);
+    let [ss, su] = tv(cpu.system);
+    let mut raw = [0u8; 144];
+    for (i, v) in [us, uu, ss, su, maxrss_kb as i64].iter().enumerate() {
+        raw[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    raw
 }

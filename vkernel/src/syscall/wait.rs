@@ -37,6 +37,8 @@ struct Found {
     status: i32,
     code: i32,
     si_status: i32,
+    /// The child's CPU time with its own reaped children's (wait4's rusage).
+    cpu: crate::process::CpuTimes,
 }
 
 fn matches(c: &Process, which: Which) -> bool {
@@ -75,6 +77,7 @@ fn scan(t: &Task, which: Which, opts: u32, consume: bool) -> Result<Option<Found
 fn report(c: &Process, opts: u32, consume: bool) -> Option<Found> {
     let uid = c.cred().uid;
     let mut l = c.life();
+    let cpu = l.cpu.add(l.children_cpu);
     if let Some(st) = l.exit.filter(|_| opts & WEXITED != 0) {
         let (code, si_status) = match st {
             ExitStatus::Code(v) => (CLD_EXITED, v),
@@ -88,6 +91,7 @@ fn report(c: &Process, opts: u32, consume: bool) -> Option<Found> {
             status,
             code,
             si_status,
+            cpu,
         });
     }
     if let Some(sig) = l
@@ -103,6 +107,7 @@ fn report(c: &Process, opts: u32, consume: bool) -> Option<Found> {
             status: (sig << 8) | 0x7f,
             code: CLD_STOPPED,
             si_status: sig,
+            cpu,
         });
     }
     if l.continued && opts & WCONTINUED != 0 {
@@ -115,6 +120,7 @@ fn report(c: &Process, opts: u32, consume: bool) -> Option<Found> {
             status: 0xffff,
             code: CLD_CONTINUED,
             si_status: SIGCONT,
+            cpu,
         });
     }
     None
@@ -158,8 +164,7 @@ pub fn wait4(t: &mut Task, a: [u64; 6]) -> SysResult {
         t.process.mm().write_val(GuestPtr(status_addr), &f.status)?;
     }
     if a[3] != 0 {
-        // SAFETY: rusage is plain integers; zeros until CPU accounting exists.
-        let ru: [u8; 144] = [0; 144];
+        let ru = super::time::rusage_bytes(f.cpu, 0);
         t.process.mm().write_bytes(GuestPtr(a[3]), &ru)?;
     }
     Ok(f.pid as u64)

@@ -1,0 +1,61 @@
+//! Time: nanosleep and clock_nanosleep (relative and absolute), alarm, setitimer /
+//! getitimer (REAL, VIRTUAL, PROF), POSIX timers (timer_create / settime / gettime /
+//! getoverrun / delete), times and getrusage. Durations are only checked from below.
+//!
+//! Guest: timers.c (tests/guests/), each mode compared line by line with the same binary
+//! run natively (see support/posix.rs). Every test runs in both libc flavours:
+//! `<test>::glibc` and `<test>::musl`. Plus busybox `sleep`.
+//!
+//! All ignored until the kernel has them; the reasons name what each one needs.
+
+#[macro_use]
+#[path = "support/posix.rs"]
+mod posix;
+
+use std::time::Instant;
+
+use posix::*;
+use vkernel_tests::*;
+
+static GUESTS: Guests = Guests::new(&["timers"]);
+
+modes! {
+    "timers";
+    #[ignore = "needs time: nanosleep and clock_nanosleep (relative, TIMER_ABSTIME) and their errors"]
+    sleeps => "sleep",
+    #[ignore = "needs time + signals: alarm"]
+    alarm => "alarm",
+    #[ignore = "needs time + signals: setitimer/getitimer ITIMER_REAL"]
+    itimer_real => "itimer",
+    #[ignore = "needs time + signals: ITIMER_VIRTUAL and ITIMER_PROF count CPU time"]
+    itimer_virtual_and_prof => "virtual",
+    #[ignore = "needs time + signals: timer_create SIGEV_SIGNAL, periodic, overruns, timer_delete"]
+    posix_timers => "posix",
+    #[ignore = "needs time: SIGEV_NONE, TIMER_ABSTIME, CPU-time clocks, errors"]
+    posix_timers_more => "posix2",
+    #[ignore = "needs time + process: times and getrusage for self and children"]
+    times_and_getrusage => "times",
+}
+
+#[test]
+#[ignore = "needs time + process: busybox sleep, date before and after"]
+fn busybox_sleep_sleeps_at_least_as_long() {
+    let start = Instant::now();
+    let out = Vk::boot(
+        &GUESTS.image(),
+        &[],
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "a=$(date +%s); sleep 1.2; b=$(date +%s); echo $((b - a >= 1)); sleep 0; echo $?",
+        ],
+    )
+    .timeout(GUEST_TIMEOUT)
+    .run();
+    out.assert_success().assert_stdout_eq("1\n0\n");
+    out.check(
+        start.elapsed().as_millis() >= 1200,
+        "vkernel returned before the guest could have slept 1.2 s",
+    );
+}
