@@ -14,7 +14,7 @@
 //! `exit_restores_the_host_terminal` is expected to fail (a plain shell leaves the
 //! terminal as the guest set it; vkernel must restore the host's terminal).
 //!
-//! All ignored until the console line discipline and job control work.
+//! Tests still marked #[ignore] name what the kernel lacks for them.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -332,7 +332,6 @@ impl Drop for Console {
 }
 
 #[test]
-#[ignore = "needs the console line discipline: prompt, echo, output with onlcr"]
 fn prompt_echo_and_output() {
     let mut c = Console::boot();
     c.send("echo hi\r");
@@ -347,7 +346,6 @@ fn prompt_echo_and_output() {
 }
 
 #[test]
-#[ignore = "needs the console line discipline + job control: ^C (SIGINT to the foreground group)"]
 fn ctrl_c_interrupts_a_foreground_sleep() {
     let mut c = Console::boot();
     c.send("sleep 10\r");
@@ -368,7 +366,6 @@ fn ctrl_c_interrupts_a_foreground_sleep() {
 }
 
 #[test]
-#[ignore = "needs the console line discipline + job control: ^Z (SIGTSTP), jobs, fg"]
 fn ctrl_z_stops_and_fg_resumes() {
     let mut c = Console::boot();
     c.send("sleep 2\r");
@@ -395,7 +392,6 @@ fn ctrl_z_stops_and_fg_resumes() {
 }
 
 #[test]
-#[ignore = "needs the console line discipline: termios through TCGETS, TIOCGWINSZ"]
 fn stty_shows_a_canonical_echoing_terminal() {
     let mut c = Console::boot();
     c.send("stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo -e isig -e icrnl -e onlcr | sort | tr '\\n' ' '; echo\r");
@@ -411,7 +407,6 @@ fn stty_shows_a_canonical_echoing_terminal() {
 }
 
 #[test]
-#[ignore = "needs the console line discipline: backspace and ^U editing"]
 fn backspace_and_kill_line_edit_the_input() {
     let mut c = Console::boot();
     c.send("echo abX\x7fc\r");
@@ -430,7 +425,6 @@ fn backspace_and_kill_line_edit_the_input() {
 }
 
 #[test]
-#[ignore = "needs the console line discipline: the host terminal is restored on exit"]
 fn exit_restores_the_host_terminal() {
     let mut c = Console::boot();
     // Change the (shared) terminal settings from inside, then leave: vkernel must put

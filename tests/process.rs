@@ -7,7 +7,7 @@
 //! line by line with the same binary run natively (see support/posix.rs). Every test
 //! runs in both libc flavours: `<test>::glibc` and `<test>::musl`.
 //!
-//! All ignored until the kernel has processes; the reasons name what each one needs.
+//! Tests still marked #[ignore] name what the kernel lacks for them.
 
 #[macro_use]
 #[path = "support/posix.rs"]
@@ -24,17 +24,11 @@ modes! {
     "fork_wait";
     #[ignore = "needs process: fork, wait4(-1) with rusage, 15 concurrent processes"]
     fork_tree_of_depth_3 => "tree",
-    #[ignore = "needs process: fork, _exit/exit/exit_group status words"]
     exit_codes_and_status_words => "exitcodes",
-    #[ignore = "needs process: fork, WNOHANG"]
     wnohang_before_and_after_exit => "wnohang",
-    #[ignore = "needs process: waitid (P_PID, P_PGID, P_ALL, WNOHANG, WNOWAIT)"]
     waitid_variants => "waitid",
-    #[ignore = "needs process: wait4/waitpid ECHILD rules"]
     echild_without_children => "echild",
-    #[ignore = "needs process: fork, getppid, getpgrp, getsid inherited"]
     getppid_pgrp_and_session_of_children => "getppid",
-    #[ignore = "needs process: zombies in /proc/<pid>/stat and status"]
     zombie_until_reaped => "zombie",
     #[ignore = "needs process: vfork (parent suspended, memory shared), vfork + execve"]
     vfork_suspends_the_parent => "vfork",
@@ -42,14 +36,11 @@ modes! {
     clone_flavours => "clone",
     #[ignore = "needs process: clone3"]
     clone3_fork_like => "clone3",
-    #[ignore = "needs process: setpgid/getpgid/setsid/getsid rules, EACCES after execve"]
     sessions_and_process_groups => "sessions",
-    #[ignore = "needs process: wait4 rusage of the reaped child"]
     wait4_rusage => "rusage",
 }
 
 twins!(
-    #[ignore = "needs process: orphans reparented to pid 1"]
     orphans_are_adopted_by_pid_1,
     cc => {
         let out = GUESTS.check("fork_wait", cc, "orphan");
@@ -65,24 +56,16 @@ twins!(
 
 modes! {
     "cow";
-    #[ignore = "needs process: fork copies memory (child writes 32 MiB)"]
     cow_child_writes_do_not_reach_the_parent => "child_writes",
-    #[ignore = "needs process: fork copies memory (parent writes after fork)"]
     cow_parent_writes_do_not_reach_the_child => "parent_writes",
-    #[ignore = "needs process: 4 concurrent children writing one quarter each"]
     cow_many_children => "many",
-    #[ignore = "needs process: copy-on-write across two generations"]
     cow_nested => "nested",
-    #[ignore = "needs process: brk heap, stack, private file mapping, .data/.bss after fork"]
     cow_all_kinds_of_memory => "regions",
-    #[ignore = "needs process: MAP_SHARED|MAP_ANONYMOUS stays shared across fork"]
     cow_shared_anonymous_mapping => "shared",
-    #[ignore = "needs process: 100 forks of a 32 MiB process"]
     cow_fork_loop => "loop",
 }
 
 twins!(
-    #[ignore = "needs process: copy-on-write, not eager copies (5 x 32 MiB in a 96 MiB guest)"]
     cow_is_lazy,
     cc => {
         GUESTS.check_with(&["--memory", "96M"], "cow", cc, "lazy");
@@ -93,19 +76,12 @@ twins!(
 
 modes! {
     "exec";
-    #[ignore = "needs process: fork + execve with argv/envp, 100 KiB arguments"]
     exec_argv_and_envp => "args",
-    #[ignore = "needs process: fork + execve closes O_CLOEXEC descriptors only"]
     exec_close_on_exec => "cloexec",
-    #[ignore = "needs process + signals: execve resets handlers, keeps SIG_IGN, mask and pending"]
     exec_resets_signal_handlers => "signals",
-    #[ignore = "needs process: fork + execve of #! scripts (with arguments, busybox sh)"]
     exec_shebang_scripts => "script",
-    #[ignore = "needs process: execve errors (ENOENT, EACCES, ENOEXEC, ENOTDIR, EFAULT)"]
     exec_errors => "errors",
-    #[ignore = "needs process: execve keeps pid, ppid, pgrp, cwd and umask"]
     exec_keeps_ids_and_cwd => "ids",
-    #[ignore = "needs process: fork + execve /bin/busybox"]
     exec_busybox => "busybox",
 }
 
@@ -113,14 +89,12 @@ modes! {
 
 modes! {
     "procfs";
-    #[ignore = "needs process: /proc/<pid>/{stat,status,cmdline,environ,comm,cwd,exe,fd} of a child"]
     proc_of_a_child => "child",
     #[ignore = "needs process: /proc/self, /proc/thread-self, /proc/self/stat of a forked child"]
     proc_self_in_children => "self",
 }
 
 twins!(
-    #[ignore = "needs process: /proc/loadavg, /proc/uptime, /proc/meminfo"]
     proc_loadavg_uptime_meminfo,
     cc => {
         let out = GUESTS.check_with(&["--memory", "256M"], "procfs", cc, "system");
@@ -143,7 +117,6 @@ fn busybox_sh(script: &str) -> Outcome {
 }
 
 #[test]
-#[ignore = "needs process: when pid 1 exits the other processes are killed and vkernel exits"]
 fn pid_1_exiting_ends_the_machine() {
     // A background `sleep 30` must not keep vkernel alive (the run would time out) nor
     // be left behind (the harness checks for strays).
@@ -153,7 +126,6 @@ fn pid_1_exiting_ends_the_machine() {
 }
 
 #[test]
-#[ignore = "needs process: fork, execve, wait4; $$ is 1, children get new pids"]
 fn shell_children_have_their_own_pids() {
     let out = busybox_sh(
         "echo \"top $$\"; sh -c 'echo \"child ppid $PPID\"'; \

@@ -12,8 +12,7 @@
 //! Scripts never send a signal with a default action to the top shell itself: it is
 //! pid 1 in the guest, which Linux protects from such signals.
 //!
-//! All ignored until the kernel runs a POSIX userland (fork, execve, wait, pipes,
-//! signals); the reasons name the main needs.
+//! Tests still marked #[ignore] name what the kernel lacks for them.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -107,7 +106,6 @@ fn long_pipelines_and_sigpipe() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: redirections >, >>, <, 2>, 2>&1, exec 3>, >&-"]
 fn redirections() {
     same(
         "echo one > f; echo two >> f; cat < f; wc -l < f\n\
@@ -125,7 +123,6 @@ fn redirections() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: here-documents (expanded, quoted, <<-) and here-strings via pipes"]
 fn here_documents() {
     same(
         "x=42\n\
@@ -151,7 +148,6 @@ fn here_documents() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: subshells, { } groups, command substitution"]
 fn subshells_and_command_substitution() {
     same(
         "x=1; (x=2; echo \"in $x\"); echo \"out $x\"\n\
@@ -169,7 +165,6 @@ fn subshells_and_command_substitution() {
 }
 
 #[test]
-#[ignore = "needs fork + wait4: background jobs, $!, wait, wait PID status"]
 fn background_jobs_and_wait() {
     same(
         "(sleep 0.6; echo slow) &\n\
@@ -185,7 +180,6 @@ fn background_jobs_and_wait() {
 }
 
 #[test]
-#[ignore = "needs fork + execve + wait4: $? of builtins, pipelines, !, 126, 127, sh -c"]
 fn exit_statuses() {
     same(
         "false; echo $?; true; echo $?; ! false; echo $?; ! true; echo $?\n\
@@ -205,7 +199,6 @@ fn exit_statuses() {
 }
 
 #[test]
-#[ignore = "needs fork + signals: trap on USR1, EXIT, ignored INT, trap in a child shell"]
 fn traps() {
     same(
         "trap 'echo got USR1' USR1\n\
@@ -223,7 +216,6 @@ fn traps() {
 }
 
 #[test]
-#[ignore = "needs fork + signals + wait4: kill a background job (143, 137), kill -0"]
 fn kill_and_wait_statuses() {
     same(
         "sleep 10 & p=$!; kill $p; wait $p; echo \"TERM: $?\"\n\
@@ -244,7 +236,6 @@ fn kill_and_wait_statuses() {
 // ---- files ----------------------------------------------------------------------------
 
 #[test]
-#[ignore = "needs fork + execve: ls, mkdir -p, touch, rm -r, rmdir"]
 fn ls_mkdir_rm() {
     same(
         "mkdir -p a/b/c; touch a/f1 a/b/f2 a/.hidden\n\
@@ -261,7 +252,6 @@ fn ls_mkdir_rm() {
 }
 
 #[test]
-#[ignore = "needs fork + execve: cp, cp -r, cp -a, mv, cat, cmp"]
 fn cp_mv_cat() {
     same(
         "echo data > src; cp src dst; cat dst\n\
@@ -296,7 +286,6 @@ fn find_files() {
 }
 
 #[test]
-#[ignore = "needs fork + execve + pipes: xargs -n, -I, -r, with find and md5sum"]
 fn xargs_commands() {
     same(
         "seq 1 10 | xargs -n 3 echo\n\
@@ -313,7 +302,6 @@ fn xargs_commands() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: head and tail"]
 fn head_and_tail() {
     same(
         "seq 1 100 > n\n\
@@ -337,7 +325,6 @@ fn seq_forms() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: sort options"]
 fn sort_options() {
     same(
         "printf '10 b\\n9 a\\n100 c\\n9 a\\n' > f\n\
@@ -351,7 +338,6 @@ fn sort_options() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: grep options"]
 fn grep_options() {
     same(
         "printf 'apple\\nBanana\\ncherry\\napple pie\\npineapple\\n' > f\n\
@@ -367,7 +353,6 @@ fn grep_options() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: sed programs, sed -i"]
 fn sed_programs() {
     same(
         "printf 'one\\ntwo\\nthree\\n' > f\n\
@@ -384,7 +369,6 @@ fn sed_programs() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: awk programs"]
 fn awk_programs() {
     same(
         "printf 'x 1\\ny 2\\nx 3\\n' | awk '{a[$1]+=$2} END {for (k in a) print k, a[k]}' | sort\n\
@@ -400,7 +384,6 @@ fn awk_programs() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: tar and gzip round trips, through pipes and files"]
 fn tar_and_gzip() {
     same(
         "mkdir -p d/sub; echo a > d/a; echo b > d/sub/b; seq 1 2000 > d/sub/n\n\
@@ -418,7 +401,6 @@ fn tar_and_gzip() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: md5sum and dd"]
 fn md5sum_and_dd() {
     same(
         "seq 1 1000 | md5sum; printf abc | md5sum\n\
@@ -435,7 +417,6 @@ fn md5sum_and_dd() {
 }
 
 #[test]
-#[ignore = "needs fork + execve: date with fixed times, in UTC"]
 fn date_formats() {
     same(
         "date -u -d @0 +%Y-%m-%dT%H:%M:%S\n\
@@ -449,7 +430,6 @@ fn date_formats() {
 }
 
 #[test]
-#[ignore = "needs fork + execve + nanosleep: sleep"]
 fn sleep_applet() {
     same(
         "sleep 0.2; echo \"sleep: $?\"\n\
@@ -463,7 +443,6 @@ fn sleep_applet() {
 // ---- the shell language ------------------------------------------------------------------
 
 #[test]
-#[ignore = "needs fork + pipes: functions, case, loops, arithmetic, while read"]
 fn shell_language() {
     same(
         "f() { echo \"f $1 $#\"; return 3; }; f a b; echo $?\n\
@@ -482,7 +461,6 @@ fn shell_language() {
 }
 
 #[test]
-#[ignore = "needs fork + execve: #! scripts with arguments, sourcing, exec"]
 fn scripts_and_sourcing() {
     same(
         "printf '#!/bin/busybox sh\\necho \"$0 has $# args: $*\"\\nexit 4\\n' > s.sh; chmod +x s.sh\n\
@@ -498,7 +476,6 @@ fn scripts_and_sourcing() {
 }
 
 #[test]
-#[ignore = "needs fork + execve: export, env, env -i, VAR=value command"]
 fn environment() {
     same(
         "export A=1; sh -c 'echo \"A=$A\"'\n\
@@ -514,7 +491,6 @@ fn environment() {
 // ---- guest-only: the whole machine ------------------------------------------------------------
 
 #[test]
-#[ignore = "needs fork + /proc/<pid> for children: ps lists the shell (pid 1) and its children"]
 fn ps_lists_guest_processes() {
     // busybox runs applets by execve("/proc/self/exe"), so their comm is "exe" and ps
     // shows "{exe} sleep 3": match on the pid and the last word instead.
@@ -552,7 +528,6 @@ fn ps_lists_guest_processes() {
 }
 
 #[test]
-#[ignore = "needs fork + pipes: the console (vkernel's stdin) read through a pipeline"]
 fn console_input_through_a_pipeline() {
     guest_with_stdin(
         "cat | tr a-z A-Z | sort\nread -r never < /dev/null; echo \"after: $?\"\n",
@@ -563,7 +538,6 @@ fn console_input_through_a_pipeline() {
 }
 
 #[test]
-#[ignore = "needs fork + execve + wait4: /sbin/init's shell runs a script from the console"]
 fn init_shell_runs_pipelines_from_the_console() {
     let out = Vk::boot(&image(), &[], &[])
         .stdin("seq 1 10 | grep 1 | wc -l\n(sleep 0.2; echo bg) & wait\necho \"$$ $?\"\nexit 4\n")

@@ -12,7 +12,7 @@
 //! Signals with a default action go to children only: the top process is pid 1, which
 //! Linux protects from them (see the note in guests.rs).
 //!
-//! All ignored until the kernel delivers signals; the reasons name what each needs.
+//! Tests still marked #[ignore] name what the kernel lacks for them.
 
 #[macro_use]
 #[path = "support/posix.rs"]
@@ -25,39 +25,22 @@ static GUESTS: Guests = Guests::new(&["signals", "sigfault", "restart"]);
 
 modes! {
     "signals";
-    #[ignore = "needs signals: handlers, SA_SIGINFO siginfo for kill, an SSE-aligned handler stack"]
     handler_and_siginfo => "handler",
-    #[ignore = "needs signals: ucontext uc_sigmask read and written back by rt_sigreturn"]
     ucontext_sigmask_restored_by_sigreturn => "ucontext",
-    #[ignore = "needs signals: sigqueue values, rt_sigqueueinfo permission rules"]
     sigqueue_values => "sigqueue",
-    #[ignore = "needs signals: real-time signals queue in order, standard ones coalesce"]
     realtime_signals_queue => "rt",
-    #[ignore = "needs signals: sigprocmask, pending, SIGKILL/SIGSTOP unblockable"]
     masks_and_pending => "mask",
-    #[ignore = "needs signals: sigsuspend"]
     sigsuspend => "suspend",
-    #[ignore = "needs signals: rt_sigtimedwait, sigwaitinfo, sigwait"]
     sigtimedwait => "timedwait",
-    #[ignore = "needs signals: SA_RESETHAND"]
     sa_resethand => "resethand",
-    #[ignore = "needs signals: SA_NODEFER nesting"]
     sa_nodefer => "nodefer",
-    #[ignore = "needs signals: sa_mask during the handler"]
     sa_mask_blocks_during_the_handler => "samask",
-    #[ignore = "needs signals: SA_ONSTACK + sigaltstack"]
     sigaltstack => "altstack",
-    #[ignore = "needs signals: kill, kill(pid, 0), tkill, tgkill (SI_TKILL)"]
     kill_tkill_tgkill => "kill",
-    #[ignore = "needs signals + process groups: kill(-pgid), kill(0)"]
     kill_process_groups => "killpg",
-    #[ignore = "needs signals: stop / continue, WUNTRACED, WCONTINUED, waitid CLD_STOPPED/CONTINUED, state T in /proc"]
     stop_and_continue => "stop",
-    #[ignore = "needs signals: SIGCHLD with siginfo on exit, stop, continue, kill; SA_NOCLDSTOP"]
     sigchld => "sigchld",
-    #[ignore = "needs signals: SIGCHLD SIG_IGN and SA_NOCLDWAIT auto-reap children"]
     sigchld_ignored_auto_reaps => "nocldwait",
-    #[ignore = "needs signals: fork inherits handlers and the mask, not pending signals"]
     fork_inherits_handlers_not_pending => "fork",
 }
 
@@ -73,7 +56,6 @@ fn core_bits(out: &Outcome, sigs: &[&str], want: &str) {
 }
 
 twins!(
-    #[ignore = "needs signals: default actions (terminate, core with the 0x80 status bit, ignore)"]
     default_actions,
     cc => {
         let out = GUESTS.check("signals", cc, "default");
@@ -94,30 +76,19 @@ twins!(
 
 modes! {
     "sigfault";
-    #[ignore = "needs signals: faults as SIGSEGV SEGV_MAPERR with si_addr"]
     fault_segv_maperr => "maperr",
-    #[ignore = "needs signals: faults as SIGSEGV SEGV_ACCERR (read-only, PROT_NONE, text)"]
     fault_segv_accerr => "accerr",
-    #[ignore = "needs signals: executing a non-PROT_EXEC page is SEGV_ACCERR"]
     fault_no_exec => "nx",
-    #[ignore = "needs signals: idiv faults as SIGFPE FPE_INTDIV with si_addr the instruction"]
     fault_fpe_intdiv => "fpe",
-    #[ignore = "needs signals: ud2 as SIGILL ILL_ILLOPN"]
     fault_ill_illopn => "ill",
-    #[ignore = "needs signals: int3 as SIGTRAP SI_KERNEL, RIP after the int3"]
     fault_trap_int3 => "trap",
-    #[ignore = "needs signals: a mapping past EOF as SIGBUS BUS_ADRERR"]
     fault_bus_past_eof => "bus",
-    #[ignore = "needs signals: rt_sigreturn restores registers changed in the ucontext"]
     sigreturn_restores_changed_registers => "skip",
-    #[ignore = "needs signals: stack overflow caught on the sigaltstack"]
     stack_overflow_on_altstack => "overflow",
-    #[ignore = "needs signals: SIGSEGV by kill has SI_USER"]
     user_sent_segv => "user",
 }
 
 twins!(
-    #[ignore = "needs signals: a fault with SIGSEGV blocked or ignored still kills (forced), with a core"]
     forced_fault_signals,
     cc => {
         let out = GUESTS.check("sigfault", cc, "forced");
@@ -127,18 +98,11 @@ twins!(
 
 modes! {
     "restart";
-    #[ignore = "needs signals + pipes: read restarted with SA_RESTART, EINTR without"]
     restart_read => "read",
-    #[ignore = "needs signals + pipes: a blocked write restarted with SA_RESTART, EINTR without"]
     restart_write => "write",
-    #[ignore = "needs signals + process: wait4 restarted with SA_RESTART, EINTR without"]
     restart_wait => "wait",
-    #[ignore = "needs signals: nanosleep EINTR with the time left, even with SA_RESTART; transparent after stop/cont"]
     restart_nanosleep => "nanosleep",
-    #[ignore = "needs signals + poll/select/epoll: never restarted, EINTR"]
     restart_never_for_poll => "poll",
-    #[ignore = "needs signals: pause and sigsuspend always EINTR"]
     restart_pause => "pause",
-    #[ignore = "needs signals: ignored signals do not interrupt a blocking read"]
     ignored_signals_do_not_interrupt => "ignored",
 }

@@ -6,7 +6,7 @@
 //! run natively (see support/posix.rs). Every test runs in both libc flavours:
 //! `<test>::glibc` and `<test>::musl`. Plus busybox `sleep`.
 //!
-//! All ignored until the kernel has them; the reasons name what each one needs.
+//! Tests still marked #[ignore] name what the kernel lacks for them.
 
 #[macro_use]
 #[path = "support/posix.rs"]
@@ -21,11 +21,8 @@ static GUESTS: Guests = Guests::new(&["timers"]);
 
 modes! {
     "timers";
-    #[ignore = "needs time: nanosleep and clock_nanosleep (relative, TIMER_ABSTIME) and their errors"]
     sleeps => "sleep",
-    #[ignore = "needs time + signals: alarm"]
     alarm => "alarm",
-    #[ignore = "needs time + signals: setitimer/getitimer ITIMER_REAL"]
     itimer_real => "itimer",
     #[ignore = "needs time + signals: ITIMER_VIRTUAL and ITIMER_PROF count CPU time"]
     itimer_virtual_and_prof => "virtual",
@@ -33,12 +30,10 @@ modes! {
     posix_timers => "posix",
     #[ignore = "needs time: SIGEV_NONE, TIMER_ABSTIME, CPU-time clocks, errors"]
     posix_timers_more => "posix2",
-    #[ignore = "needs time + process: times and getrusage for self and children"]
     times_and_getrusage => "times",
 }
 
 #[test]
-#[ignore = "needs time + process: busybox sleep, date before and after"]
 fn busybox_sleep_sleeps_at_least_as_long() {
     let start = Instant::now();
     let out = Vk::boot(
