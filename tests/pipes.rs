@@ -46,7 +46,6 @@ modes! {
 modes! {
     "select";
     select_pipe_readiness => "pipe",
-    #[ignore = "needs select: timeouts of at least 100 ms, the timeval updated (glibc)"]
     select_timeouts => "timeout",
     select_blocks => "block",
     select_files => "files",

@@ -22,7 +22,6 @@ static GUESTS: Guests = Guests::new(&["fork_wait", "cow", "exec", "procfs"]);
 
 modes! {
     "fork_wait";
-    #[ignore = "needs process: fork, wait4(-1) with rusage, 15 concurrent processes"]
     fork_tree_of_depth_3 => "tree",
     exit_codes_and_status_words => "exitcodes",
     wnohang_before_and_after_exit => "wnohang",

@@ -115,22 +115,18 @@ impl FrameAllocator {
         self.refs[frame as usize].load(Ordering::Relaxed)
     }
 
-    /// Drops a reference; returns true when the frame became free (the caller releases
-    /// its host memory).
+    /// Drops a reference; true when it was the last one. The frame is then owned by
+    /// the caller alone, which must scrub it and hand it back with [`Self::free`]:
+    /// freeing first would let another thread allocate the frame and have its new
+    /// contents scrubbed away.
     pub fn put(&self, frame: u64) -> bool {
         let old = self.refs[frame as usize].fetch_sub(1, Ordering::AcqRel);
         debug_assert!(old > 0, "put of free frame {frame}");
-        if old != 1 {
-            return false;
-        }
-        self.release(FrameRun {
-            start: frame,
-            len: 1,
-        });
-        true
+        old == 1
     }
 
-    fn release(&self, run: FrameRun) {
+    /// Returns frames whose last reference is gone to the free list.
+    pub fn free(&self, run: FrameRun) {
         let mut fl = self.lock();
         let mut start = run.start;
         let mut len = run.len;
@@ -194,10 +190,15 @@ mod tests {
         let r = a.alloc(8).unwrap();
         for f in [1, 3, 2] {
             assert!(a.put(r.start + f));
+            a.free(FrameRun {
+                start: r.start + f,
+                len: 1,
+            });
         }
         assert_eq!(a.alloc(3).unwrap(), FrameRun { start: 1, len: 3 });
         for f in 0..8 {
-            a.put(f);
+            assert!(a.put(f));
+            a.free(FrameRun { start: f, len: 1 });
         }
         assert_eq!(a.free_frames(), 8);
         assert_eq!(a.alloc(8).unwrap(), FrameRun { start: 0, len: 8 });
@@ -211,6 +212,8 @@ mod tests {
         assert_eq!(a.refcount(r.start), 2);
         assert!(!a.put(r.start));
         assert!(a.put(r.start));
+        assert_eq!(a.free_frames(), 3, "not free until handed back");
+        a.free(r);
         assert_eq!(a.free_frames(), 4);
     }
 

@@ -126,7 +126,12 @@ impl Physmem {
     /// released, which also makes it read as zeros when it is allocated again.
     pub fn put(&self, frame: u64) {
         if self.frames.put(frame) {
+            // Scrub before freeing: once free, another thread may allocate and fill it.
             self.punch(frame, 1);
+            self.frames.free(FrameRun {
+                start: frame,
+                len: 1,
+            });
         }
     }
 

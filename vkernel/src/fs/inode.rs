@@ -159,6 +159,9 @@ impl Inode {
             Body::Regular(FileData::Lower { data, .. }) => data.len(),
             Body::Regular(FileData::Upper(v)) => v.len() as u64,
             Body::Symlink(t) => t.len() as u64,
+            // One block, as ext2/3/4 (where root images come from) report a directory;
+            // /proc directories read 0 as on Linux.
+            Body::Dir(_) if self.dev != DEV_PROCFS => 4096,
             _ => 0,
         }
     }

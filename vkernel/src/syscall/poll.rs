@@ -238,9 +238,19 @@ pub fn pselect6(t: &mut Task, a: [u64; 6]) -> SysResult {
             ts.tv_nsec as u32,
         )))
     };
-    with_sigmask(t, a[5], |t| {
+    let r = with_sigmask(t, a[5], |t| {
         do_select(t, a[0], [a[1], a[2], a[3]], deadline)
-    })
+    });
+    if let Some(d) = deadline {
+        // Like select, Linux's pselect6 reports the time left (glibc's select uses it).
+        let left = d.saturating_duration_since(Instant::now());
+        let ts = libc::timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        t.process.mm().write_val(GuestPtr(a[4]), &ts)?;
+    }
+    r
 }
 
 /// pselect6 passes its mask as a {sigset_t *, size_t} pair.
