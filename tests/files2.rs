@@ -29,7 +29,6 @@ modes! {
     posix_setlkw_blocks => "setlkw",
     #[ignore = "needs file locks: EDEADLK"]
     posix_deadlock_detected => "deadlock",
-    #[ignore = "needs file locks: EBADF / EINVAL"]
     lock_errors => "errors",
 }
 
@@ -38,7 +37,6 @@ modes! {
     sendfile_file_to_file => "sendfile",
     sendfile_into_a_pipe => "pipe",
     copy_file_range => "cfr",
-    #[ignore = "needs sendfile + copy_file_range: EBADF / EINVAL / EISDIR"]
     sendfile_errors => "errors",
 }
 
@@ -51,17 +49,14 @@ fn nonroot(cc: Cc, mode: &str) {
 }
 
 twins!(
-    #[ignore = "needs setuid/setgid/setgroups + process: file permission bits for uid 1000"]
     nonroot_file_permissions,
     cc => { nonroot(cc, "files"); }
 );
 twins!(
-    #[ignore = "needs setuid/setgid/setgroups + process: directory permissions, sticky bit"]
     nonroot_directory_permissions,
     cc => { nonroot(cc, "dirs"); }
 );
 twins!(
-    #[ignore = "needs setuid/setgid/setgroups + process: chmod/chown rules, new files' owner"]
     nonroot_ownership,
     cc => { nonroot(cc, "owner"); }
 );
@@ -76,7 +71,6 @@ twins!(
 
 modes! {
     "fileops";
-    #[ignore = "needs process: an unlinked open file stays usable, also in a child"]
     unlinked_open_file => "unlinked",
     hard_links => "links",
     rename_directories => "rename",

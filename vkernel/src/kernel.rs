@@ -113,6 +113,12 @@ impl ProcView for KernelView<'_> {
         (pm.size(), pm.size() - pm.used_bytes())
     }
 
+    fn fd_inode(&self, pid: i32, fd: i32) -> Option<Arc<crate::fs::inode::Inode>> {
+        let p = self.kernel.process(pid)?;
+        let f = p.files().file(fd).ok()?;
+        Some(f.inode.clone())
+    }
+
     fn uptime(&self) -> f64 {
         self.kernel.boot_time.elapsed().as_secs_f64()
     }

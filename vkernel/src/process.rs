@@ -378,7 +378,7 @@ impl Process {
         let fds = self
             .files()
             .iter()
-            .map(|(fd, e)| (fd, e.file.path.clone()))
+            .map(|(fd, e)| (fd, e.file.proc_link()))
             .collect();
         let (maps, vm_bytes, rss_bytes) = crate::mm::maps_text(&self.mm());
         let (ppid, pgid, sid) = {

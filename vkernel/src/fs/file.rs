@@ -270,6 +270,19 @@ impl OpenFile {
     }
 }
 
+impl OpenFile {
+    /// What /proc/<pid>/fd/N shows: the path, with " (deleted)" once the file has no
+    /// name left (as Linux).
+    pub fn proc_link(&self) -> Vec<u8> {
+        let mut p = self.path.clone();
+        let named_file = matches!(self.kind, FileKind::Regular | FileKind::Dir);
+        if named_file && self.inode.lock().nlink == 0 {
+            p.extend_from_slice(b" (deleted)");
+        }
+        p
+    }
+}
+
 impl Drop for OpenFile {
     fn drop(&mut self) {
         if let FileKind::Pipe { pipe, write_end } = &self.kind {

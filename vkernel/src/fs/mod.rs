@@ -201,6 +201,10 @@ impl Walk<'_> {
         if depth >= MAX_SYMLINKS {
             return Err(Errno::ELOOP);
         }
+        // /proc/<pid>/fd/N leads to the open file itself, even one with no name left.
+        if let Some(procfs::ProcNode::Fd(pid, fd)) = child.proc_node() {
+            return self.view.fd_inode(pid, fd).ok_or(Errno::ENOENT);
+        }
         let target = readlink(&child, self.view)?;
         self.walk(cur, &target, true, depth + 1)
     }
@@ -337,6 +341,7 @@ impl Vfs {
             .get(name)
             .cloned()
             .ok_or(Errno::ENOENT)?;
+        check_sticky(dir, &victim, cred)?;
         check_removable(&victim, want_dir)?;
         let mut st = dir.lock();
         st.dir_mut()?.entries.remove(name);
@@ -400,6 +405,10 @@ impl Vfs {
             .cloned()
             .ok_or(Errno::ENOENT)?;
         let dst = ndir.lock().dir()?.entries.get(nname).cloned();
+        check_sticky(odir, &src, cred)?;
+        if let Some(d) = &dst {
+            check_sticky(ndir, d, cred)?;
+        }
         if src.mount_root || dst.as_ref().is_some_and(|d| d.mount_root) {
             return Err(Errno::EBUSY);
         }
@@ -450,6 +459,20 @@ fn touch(st: &mut InodeState) {
     let now = Timespec::now();
     st.mtime = now;
     st.ctime = now;
+}
+
+/// In a sticky directory (like /tmp) only the owner of an entry, the owner of the
+/// directory or root may remove or rename it.
+fn check_sticky(dir: &Inode, victim: &Inode, cred: Cred) -> Result<(), Errno> {
+    let (mode, dir_uid) = {
+        let st = dir.lock();
+        (st.mode, st.uid)
+    };
+    let owner = victim.lock().uid;
+    if mode & 0o1000 != 0 && cred.euid != 0 && cred.euid != owner && cred.euid != dir_uid {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
 }
 
 fn check_removable(victim: &Arc<Inode>, want_dir: bool) -> Result<(), Errno> {

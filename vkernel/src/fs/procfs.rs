@@ -33,6 +33,8 @@ pub trait ProcView {
     fn proc_info(&self, pid: i32) -> Option<ProcInfo>;
     fn current_pid(&self) -> i32;
     fn meminfo(&self) -> (u64, u64);
+    /// The inode behind a process's open file (for /proc/<pid>/fd/N "magic links").
+    fn fd_inode(&self, pid: i32, fd: i32) -> Option<Arc<Inode>>;
     fn uptime(&self) -> f64;
 }
 

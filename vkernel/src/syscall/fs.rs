@@ -948,7 +948,9 @@ fn set_owner(t: &Task, i: &Inode, uid: u32, gid: u32) -> SysResult {
     let cred = t.process.cred();
     let mut st = i.lock();
     let changing_uid = uid != u32::MAX && uid != st.uid;
-    if cred.euid != 0 && (changing_uid || cred.euid != st.uid) {
+    // Without privilege: only the owner, and only to a group of its own.
+    let foreign_group = gid != u32::MAX && gid != st.gid && gid != cred.egid;
+    if cred.euid != 0 && (changing_uid || cred.euid != st.uid || foreign_group) {
         return Err(Errno::EPERM);
     }
     if uid != u32::MAX {
@@ -1025,6 +1027,7 @@ pub fn utimensat(t: &mut Task, a: [u64; 6]) -> SysResult {
         let mt = mm.read_val::<libc::timespec>(GuestPtr(a[2] + 16))?;
         [time_arg(at, now)?, time_arg(mt, now)?]
     };
+    check_utimes(t, &i, a[2] == 0 || times.iter().all(|x| *x == now))?;
     let mut st = i.lock();
     const UTIME_OMIT: i64 = (1 << 30) - 2;
     if times[0].nsec != UTIME_OMIT {
@@ -1035,6 +1038,23 @@ pub fn utimensat(t: &mut Task, a: [u64; 6]) -> SysResult {
     }
     st.ctime = now;
     Ok(0)
+}
+
+/// Setting times to "now" needs ownership or write access (EACCES); any other times
+/// need ownership (EPERM); root may do either.
+fn check_utimes(t: &Task, i: &Inode, to_now: bool) -> Result<(), Errno> {
+    let cred = t.process.cred();
+    if cred.euid == 0 || cred.euid == i.lock().uid {
+        return Ok(());
+    }
+    if !to_now {
+        return Err(Errno::EPERM);
+    }
+    if permitted(i, cred, MAY_WRITE) {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
 }
 
 fn time_arg(ts: libc::timespec, now: Timespec) -> Result<Timespec, Errno> {
@@ -1182,9 +1202,21 @@ fn copy_between(t: &Task, from: &mut CopyEnd, to: &mut CopyEnd, len: usize) -> S
     Ok(done as u64)
 }
 
+/// Where a copy end starts: its explicit offset or the file position.
+fn copy_start(e: &CopyEnd) -> u64 {
+    if e.offset_ptr != 0 {
+        e.offset
+    } else {
+        e.file.seek(0, libc::SEEK_CUR).unwrap_or(0)
+    }
+}
+
 pub fn sendfile(t: &mut Task, a: [u64; 6]) -> SysResult {
     let mut to = CopyEnd::new(t, a[0], 0)?;
     let mut from = CopyEnd::new(t, a[1], a[2])?;
+    if to.file.flags() & crate::fs::file::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
     if !matches!(from.file.kind, FileKind::Regular | FileKind::Device(_)) {
         return Err(Errno::EINVAL);
     }
@@ -1197,8 +1229,17 @@ pub fn copy_file_range(t: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let mut from = CopyEnd::new(t, a[0], a[1])?;
     let mut to = CopyEnd::new(t, a[2], a[3])?;
+    if matches!(from.file.kind, FileKind::Dir) || matches!(to.file.kind, FileKind::Dir) {
+        return Err(Errno::EISDIR);
+    }
     let regular = |e: &CopyEnd| matches!(e.file.kind, FileKind::Regular);
     if !regular(&from) || !regular(&to) {
+        return Err(Errno::EINVAL);
+    }
+    let len = (a[4] as usize).min(MAX_RW) as u64;
+    let (fs, ts) = (copy_start(&from), copy_start(&to));
+    let overlap = fs < ts.saturating_add(len) && ts < fs.saturating_add(len);
+    if Arc::ptr_eq(&from.file.inode, &to.file.inode) && overlap {
         return Err(Errno::EINVAL);
     }
     if to.file.flags() & crate::fs::file::O_APPEND != 0 {

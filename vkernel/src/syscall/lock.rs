@@ -130,7 +130,10 @@ pub fn record_lock(t: &mut Task, f: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysRe
         }
         _ => return Err(Errno::EINVAL),
     };
-    if (kind == Kind::Shared && !f.readable()) || (kind == Kind::Exclusive && !f.writable()) {
+    // Taking a lock needs the matching access; asking about one does not.
+    let unfit =
+        (kind == Kind::Shared && !f.readable()) || (kind == Kind::Exclusive && !f.writable());
+    if unfit && cmd != libc::F_GETLK {
         return Err(Errno::EBADF);
     }
     let want = Lock {
