@@ -142,38 +142,8 @@ pub fn note_type_name(owner: &str, ntype: u32) -> Option<&'static str> {
 }
 
 /// Indices into the 27 general registers of `struct user_regs_struct` (x86-64), the order
-/// of `PTRACE_GETREGS` and of `pr_reg` in NT_PRSTATUS.
-pub mod user_regs {
-    pub const R15: usize = 0;
-    pub const R14: usize = 1;
-    pub const R13: usize = 2;
-    pub const R12: usize = 3;
-    pub const RBP: usize = 4;
-    pub const RBX: usize = 5;
-    pub const R11: usize = 6;
-    pub const R10: usize = 7;
-    pub const R9: usize = 8;
-    pub const R8: usize = 9;
-    pub const RAX: usize = 10;
-    pub const RCX: usize = 11;
-    pub const RDX: usize = 12;
-    pub const RSI: usize = 13;
-    pub const RDI: usize = 14;
-    pub const ORIG_RAX: usize = 15;
-    pub const RIP: usize = 16;
-    pub const CS: usize = 17;
-    pub const EFLAGS: usize = 18;
-    pub const RSP: usize = 19;
-    pub const SS: usize = 20;
-    pub const FS_BASE: usize = 21;
-    pub const GS_BASE: usize = 22;
-    pub const DS: usize = 23;
-    pub const ES: usize = 24;
-    pub const FS: usize = 25;
-    pub const GS: usize = 26;
-    /// Number of registers.
-    pub const COUNT: usize = 27;
-}
+/// of `PTRACE_GETREGS` and of `pr_reg` in NT_PRSTATUS: the ABI crate's one table.
+pub use abi::sigframe::reg as user_regs;
 
 /// Size of `struct elf_prstatus` on x86-64 (include/linux/elfcore.h).
 pub const PRSTATUS_SIZE: usize = 336;

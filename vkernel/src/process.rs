@@ -501,6 +501,7 @@ fn default_rlimits() -> [libc::rlimit64; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sched::testing::process;
     use crate::signal::SigInfo;
 
     fn round_trip<T>(v: &T) -> T
@@ -510,30 +511,6 @@ mod tests {
         let back = ckpt::decode(&ckpt::encode(v).unwrap()).unwrap();
         assert_eq!(&back, v);
         back
-    }
-
-    fn process() -> Arc<Process> {
-        let physmem = Arc::new(vproc::Physmem::new(16 * 4096).unwrap());
-        let dir = crate::fs::pipe::pipe_inode();
-        let fs = FsState {
-            root: dir.clone(),
-            cwd: dir,
-            umask: 0o22,
-        };
-        let tree = Tree {
-            ppid: 0,
-            pgid: 1,
-            sid: 1,
-            children: Vec::new(),
-        };
-        Process::new(
-            1,
-            tree,
-            Vmspace::new(physmem),
-            FdTable::default(),
-            fs,
-            Cred::ROOT,
-        )
     }
 
     #[test]

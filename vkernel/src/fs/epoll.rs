@@ -385,44 +385,8 @@ fn nested(file: &Weak<OpenFile>) -> Option<Arc<Epoll>> {
 mod tests {
     use super::*;
     use crate::fs::event::{anon_inode, EventFd, EventFdState};
-    use crate::fs::{Cred, FdTable};
-    use crate::mm::Vmspace;
-    use crate::process::{FsState, Process, Thread, Tree};
-    use crate::sched::{Block, Waker};
-
-    /// A caller that never sleeps long (eventfd writes here always fit).
-    struct Now(Arc<Waker>);
-
-    impl Block for Now {
-        fn waker(&self) -> &Arc<Waker> {
-            &self.0
-        }
-        fn interrupted(&self) -> bool {
-            false
-        }
-        fn sigpipe(&self) {}
-        fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
-            None
-        }
-    }
-
-    fn process() -> Arc<Process> {
-        let physmem = Arc::new(vproc::Physmem::new(16 * 4096).expect("physmem"));
-        let dir = crate::fs::pipe::pipe_inode();
-        let fs = FsState {
-            root: dir.clone(),
-            cwd: dir,
-            umask: 0o22,
-        };
-        let tree = Tree {
-            ppid: 0,
-            pgid: 1,
-            sid: 1,
-            children: Vec::new(),
-        };
-        let vm = Vmspace::new(physmem);
-        Process::new(1, tree, vm, FdTable::default(), fs, Cred::ROOT)
-    }
+    use crate::process::Thread;
+    use crate::sched::testing::{process, Idle};
 
     fn eventfd(count: u64) -> (Arc<EventFd>, Arc<OpenFile>) {
         let e = EventFd::new(EventFdState {
@@ -532,7 +496,7 @@ mod tests {
             thread: &thread,
             process: &process,
         };
-        let b = Now(Waker::new());
+        let b = Idle::new();
         let ep = Epoll::new();
         let (e, f) = eventfd(0);
         let (_, g) = eventfd(1);

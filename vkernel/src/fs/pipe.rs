@@ -251,27 +251,11 @@ pub fn pipe_inode() -> Arc<super::inode::Inode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::{Process, Thread};
-    use crate::sched::Waker;
-
-    struct Never(Arc<Waker>);
-
-    impl Block for Never {
-        fn waker(&self) -> &Arc<Waker> {
-            &self.0
-        }
-        fn interrupted(&self) -> bool {
-            false
-        }
-        fn sigpipe(&self) {}
-        fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
-            None
-        }
-    }
+    use crate::sched::testing::Idle;
 
     #[test]
     fn buffered_bytes_and_closed_end_round_trip_through_a_checkpoint() {
-        let b = Never(Waker::new());
+        let b = Idle::new();
         let bytes: Vec<u8> = (0..60_000).map(|i| (i % 251) as u8).collect();
         let p = Pipe::new();
         assert_eq!(p.write(&bytes, true, &b), Ok(60_000));

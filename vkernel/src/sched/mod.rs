@@ -33,3 +33,61 @@ pub fn block_on<R>(
         WaitError::TimedOut => nix::errno::Errno::ETIMEDOUT,
     })
 }
+
+/// Test doubles shared by the unit tests of objects that block.
+#[cfg(test)]
+pub mod testing {
+    use std::sync::Arc;
+
+    use super::{Block, Waker};
+    use crate::fs::{Cred, FdTable};
+    use crate::mm::Vmspace;
+    use crate::process::{FsState, Process, Thread, Tree};
+
+    /// A caller that is never interrupted and is no guest thread.
+    pub struct Idle(pub Arc<Waker>);
+
+    impl Idle {
+        pub fn new() -> Idle {
+            Idle(Waker::new())
+        }
+    }
+
+    impl Block for Idle {
+        fn waker(&self) -> &Arc<Waker> {
+            &self.0
+        }
+        fn interrupted(&self) -> bool {
+            false
+        }
+        fn sigpipe(&self) {}
+        fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
+            None
+        }
+    }
+
+    /// A bare pid 1 with a tiny physmem, for tests of per-process state.
+    pub fn process() -> Arc<Process> {
+        let physmem = Arc::new(vproc::Physmem::new(16 * 4096).expect("physmem"));
+        let dir = crate::fs::pipe::pipe_inode();
+        let fs = FsState {
+            root: dir.clone(),
+            cwd: dir,
+            umask: 0o22,
+        };
+        let tree = Tree {
+            ppid: 0,
+            pgid: 1,
+            sid: 1,
+            children: Vec::new(),
+        };
+        Process::new(
+            1,
+            tree,
+            Vmspace::new(physmem),
+            FdTable::default(),
+            fs,
+            Cred::ROOT,
+        )
+    }
+}

@@ -310,12 +310,21 @@ fn iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<libc::iovec>, Errno> {
         .collect()
 }
 
-pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let f = file(t, a[0])?;
-    job_control(t, &f, false)?;
+/// Runs `one` over each iovec in turn until one comes up short: the bytes moved, or
+/// the first error when nothing moved (as Linux).
+fn vectored(
+    t: &Task,
+    addr: u64,
+    count: u64,
+    mut one: impl FnMut(u64, usize) -> SysResult,
+) -> SysResult {
     let mut total = 0;
-    for iov in iovecs(t, a[1], a[2])? {
-        let n = read_into(t, iov.iov_base as u64, iov.iov_len, |b| f.read(b, t))?;
+    for iov in iovecs(t, addr, count)? {
+        let n = match one(iov.iov_base as u64, iov.iov_len) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
         total += n;
         if n < iov.iov_len as u64 {
             break;
@@ -324,18 +333,20 @@ pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(total)
 }
 
+pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let f = file(t, a[0])?;
+    job_control(t, &f, false)?;
+    vectored(t, a[1], a[2], |base, len| {
+        read_into(t, base, len, |b| f.read(b, t))
+    })
+}
+
 pub fn writev(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
     job_control(t, &f, true)?;
-    let mut total = 0;
-    for iov in iovecs(t, a[1], a[2])? {
-        let n = write_from(t, iov.iov_base as u64, iov.iov_len, |b| f.write(b, t))?;
-        total += n;
-        if n < iov.iov_len as u64 {
-            break;
-        }
-    }
-    Ok(total)
+    vectored(t, a[1], a[2], |base, len| {
+        write_from(t, base, len, |b| f.write(b, t))
+    })
 }
 
 pub fn open(t: &mut Task, a: [u64; 6]) -> SysResult {
