@@ -26,9 +26,7 @@ modes! {
     pipe_buf_writes_are_atomic => "atomic",
     pipe_big_transfer => "big",
     pipe2_flags => "pipe2",
-    #[ignore = "needs pipes: fstat, ESPIPE, EBADF on the wrong end, /proc/self/fd/N -> pipe:[ino]"]
     pipe_stat_and_proc_links => "stat",
-    #[ignore = "needs pipes: mkfifo (mknodat) and the FIFO open rendezvous"]
     fifo_rendezvous => "fifo",
     pipeline_of_exec_d_children => "chain",
 }

@@ -84,6 +84,8 @@ pub struct InodeState {
 pub struct Inode {
     pub ino: u64,
     pub dev: u64,
+    /// The pipe behind a FIFO (named or anonymous), made at first open.
+    pub fifo: std::sync::OnceLock<Arc<super::pipe::Pipe>>,
     /// flock and POSIX record locks; waiters for a lock sleep on `lock_wq`.
     pub locks: Mutex<super::lock::FileLocks>,
     pub lock_wq: crate::sched::WaitQueue,
@@ -112,6 +114,7 @@ impl Inode {
         Arc::new(Inode {
             ino,
             dev,
+            fifo: std::sync::OnceLock::new(),
             locks: Mutex::default(),
             lock_wq: crate::sched::WaitQueue::default(),
             mount_root,

@@ -30,6 +30,10 @@ struct PipeState {
     /// reports (Linux wakes readers on every write, writers when a full pipe drains).
     writes: u64,
     reads_from_full: u64,
+    /// Opens of each end ever made: a FIFO open waits for the other side to have
+    /// opened, even if it has closed again since (Linux's r_counter/w_counter).
+    read_opens: u64,
+    write_opens: u64,
 }
 
 impl std::fmt::Debug for Pipe {
@@ -53,6 +57,8 @@ impl Pipe {
             capacity: PIPE_SIZE,
             writes: 0,
             reads_from_full: 0,
+            read_opens: 1,
+            write_opens: 1,
         };
         Arc::new(Pipe {
             state: Mutex::new(state),
@@ -146,6 +152,56 @@ impl Pipe {
         }
     }
 
+    /// A named FIFO's pipe: no ends open until someone opens it.
+    pub fn new_fifo() -> Arc<Pipe> {
+        let p = Pipe::new();
+        {
+            let mut st = p.lock();
+            st.readers = 0;
+            st.writers = 0;
+            st.read_opens = 0;
+            st.write_opens = 0;
+        }
+        p
+    }
+
+    /// open(2) of a FIFO for one end. Without O_NONBLOCK it waits for the other side
+    /// to open; with it, a writer with no reader gets ENXIO (a reader never waits).
+    pub fn open_end(&self, write_end: bool, nonblock: bool, b: &dyn Block) -> Result<(), Errno> {
+        let other_opens = {
+            let mut st = self.lock();
+            if write_end && nonblock && st.readers == 0 {
+                return Err(Errno::ENXIO);
+            }
+            if write_end {
+                st.writers += 1;
+                st.write_opens += 1;
+                st.read_opens
+            } else {
+                st.readers += 1;
+                st.read_opens += 1;
+                st.write_opens
+            }
+        };
+        self.wq.notify_all();
+        if nonblock {
+            return Ok(());
+        }
+        let waited = block_on(b, &[&self.wq], None, || {
+            let st = self.lock();
+            let (now, open) = if write_end {
+                (st.read_opens, st.readers)
+            } else {
+                (st.write_opens, st.writers)
+            };
+            (open > 0 || now != other_opens).then_some(())
+        });
+        if waited.is_err() {
+            self.release(write_end);
+        }
+        waited
+    }
+
     /// F_GETPIPE_SZ.
     pub fn capacity(&self) -> usize {
         self.lock().capacity
@@ -233,6 +289,8 @@ impl Pipe {
             capacity: PIPE_SIZE,
             writes: 0,
             reads_from_full: 0,
+            read_opens: saved.readers as u64,
+            write_opens: saved.writers as u64,
         };
         Ok(Arc::new(Pipe {
             state: Mutex::new(state),

@@ -261,6 +261,8 @@ pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let pipe = crate::fs::pipe::Pipe::new();
     let inode = crate::fs::pipe::pipe_inode();
+    // Reopening it through /proc/<pid>/fd/N reaches this same pipe.
+    let _ = inode.fifo.set(pipe.clone());
     let status = flags & crate::fs::file::O_NONBLOCK;
     let end = |write_end: bool| {
         let acc = if write_end { O_WRONLY } else { 0 };
@@ -440,7 +442,11 @@ fn open_file(
     if writing && inode.dev == DEV_PROCFS {
         return Err(Errno::EACCES);
     }
-    let kind = file_kind(t, &inode)?;
+    let kind = if inode.file_type() == S_IFIFO {
+        open_fifo(t, &inode, flags)?
+    } else {
+        file_kind(t, &inode)?
+    };
     if flags & O_TRUNC != 0 && writing && matches!(kind, FileKind::Regular) {
         truncate_inode(&inode, 0)?;
     }
@@ -458,9 +464,25 @@ fn file_kind(t: &Task, inode: &Arc<Inode>) -> Result<FileKind, Errno> {
         S_IFDIR => FileKind::Dir,
         S_IFCHR => FileKind::Device(Device::from_rdev(inode.lock().rdev)?),
         S_IFBLK => return Err(Errno::ENXIO),
-        // FIFOs and sockets arrive with the pipes and sockets work.
+        // Sockets arrive with the networking work.
         _ => return Err(Errno::ENXIO),
     })
+}
+
+/// Opening a FIFO (named, or a pipe reached through /proc/<pid>/fd/N): one end of
+/// its pipe, with the open rendezvous. O_RDWR on a FIFO is not supported yet.
+fn open_fifo(t: &Task, inode: &Arc<Inode>, flags: u32) -> Result<FileKind, Errno> {
+    let write_end = match flags & O_ACCMODE {
+        0 => false,
+        O_WRONLY => true,
+        _ => return Err(Errno::EINVAL),
+    };
+    let pipe = inode
+        .fifo
+        .get_or_init(crate::fs::pipe::Pipe::new_fifo)
+        .clone();
+    pipe.open_end(write_end, flags & crate::fs::file::O_NONBLOCK != 0, t)?;
+    Ok(FileKind::Pipe { pipe, write_end })
 }
 
 fn truncate_inode(inode: &Inode, len: u64) -> Result<(), Errno> {
@@ -1257,4 +1279,42 @@ pub fn copy_file_range(t: &mut Task, a: [u64; 6]) -> SysResult {
         return Err(Errno::EBADF);
     }
     copy_between(t, &mut from, &mut to, (a[4] as usize).min(MAX_RW))
+}
+
+pub fn mknod(t: &mut Task, a: [u64; 6]) -> SysResult {
+    do_mknod(t, AT_FDCWD, a[0], a[1] as u32, a[2])
+}
+
+pub fn mknodat(t: &mut Task, a: [u64; 6]) -> SysResult {
+    do_mknod(t, fd_arg(a[0]), a[1], a[2] as u32, a[3])
+}
+
+/// Makes a regular file, FIFO, socket node or (root only) device node.
+fn do_mknod(t: &Task, dirfd: i32, path: u64, mode: u32, dev: u64) -> SysResult {
+    let cred = t.process.cred();
+    let ftype = match mode & S_IFMT {
+        0 | S_IFREG => S_IFREG,
+        S_IFIFO => S_IFIFO,
+        S_IFSOCK => S_IFSOCK,
+        S_IFCHR | S_IFBLK if cred.euid != 0 => return Err(Errno::EPERM),
+        f @ (S_IFCHR | S_IFBLK) => f,
+        S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    };
+    let path = t.read_path(path)?;
+    let (dir, name) = resolve_parent_at(t, dirfd, &path)?;
+    let umask = t.process.fs().umask;
+    let body = if ftype == S_IFREG {
+        Body::Regular(FileData::Upper(Vec::new()))
+    } else {
+        Body::Special
+    };
+    let mut st = InodeState::new(ftype | (mode & 0o7777 & !umask), cred.euid, cred.egid, body);
+    if matches!(ftype, S_IFCHR | S_IFBLK) {
+        st.rdev = dev;
+    }
+    t.kernel
+        .vfs
+        .create(&dir, &name, cred, || Inode::new(next_ino(), dir.dev, st))?;
+    Ok(0)
 }

@@ -63,6 +63,8 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_dup3 => fs::dup3(t, a),
         SYS_mkdir => fs::mkdir(t, a),
         SYS_mkdirat => fs::mkdirat(t, a),
+        SYS_mknod => fs::mknod(t, a),
+        SYS_mknodat => fs::mknodat(t, a),
         SYS_unlink => fs::unlink(t, a),
         SYS_rmdir => fs::rmdir(t, a),
         SYS_unlinkat => fs::unlinkat(t, a),
