@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use vkernel_tests::*;
 
 const GUESTS: &[&str] = &[
-    "hello", "args", "mem", "files", "efault", "enosys", "info", "exitcode",
+    "hello", "args", "mem", "files", "efault", "enosys", "info", "exitcode", "timeouts",
 ];
 
 /// Where a guest lives in the image: /bin/<name>-<cc>.
@@ -193,6 +193,12 @@ fn enosys(cc: Cc) {
         .assert_stdout_has_lines(&["syscall(335): ENOSYS", "enosys ok"]);
 }
 both!(enosys => enosys_glibc, enosys_musl);
+
+fn timeouts(cc: Cc) {
+    same_as_native("timeouts", cc, &[], 0)
+        .assert_stdout_contains("a later short timer still fires: alarms 2");
+}
+both!(timeouts => timeouts_glibc, timeouts_musl);
 
 // ---- info --------------------------------------------------------------------------------
 

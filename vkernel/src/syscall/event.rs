@@ -119,7 +119,7 @@ fn read_itimerspec(t: &Task, addr: u64) -> Result<[libc::timespec; 2], Errno> {
 }
 
 fn valid(ts: &libc::timespec) -> bool {
-    ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec)
+    super::time::timespec_duration(*ts).is_ok()
 }
 
 /// A valid timespec in nanoseconds, saturating where Linux's ktime does (KTIME_MAX).
@@ -288,15 +288,7 @@ pub fn epoll_pwait(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 /// epoll_pwait2: the timeout is a timespec (NULL: forever).
 pub fn epoll_pwait2(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let deadline = if a[3] == 0 {
-        None
-    } else {
-        let ts: libc::timespec = t.process.mm().read_val(GuestPtr(a[3]))?;
-        if !valid(&ts) {
-            return Err(Errno::EINVAL);
-        }
-        Some(Instant::now() + Duration::from_nanos(to_ns(&ts)))
-    };
+    let deadline = super::time::read_timeout(t, a[3])?.map(super::time::deadline_after);
     super::poll::with_mask(t, a[4], a[5], |t| do_epoll_wait(t, a, deadline))
 }
 

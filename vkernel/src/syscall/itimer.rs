@@ -66,7 +66,7 @@ fn fire(k: &Arc<Kernel>, weak: &Weak<Process>, w: Which, at: Instant) {
         deliver::send_to_process(k, &p, info);
     }
     if !interval.is_zero() {
-        arm(k, &p, w, at + interval);
+        arm(k, &p, w, super::time::deadline_from(at, interval));
     }
 }
 
@@ -107,7 +107,7 @@ fn get_timer(p: &Process, w: Which) -> Option<(Duration, Duration)> {
 }
 
 fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duration) {
-    let at = (!value.is_zero()).then(|| Instant::now() + value);
+    let at = (!value.is_zero()).then(|| super::time::deadline_after(value));
     set_timer(t, Which::Real, at, interval).unwrap_or_default()
 }
 
@@ -245,20 +245,6 @@ pub fn timer_create(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-fn ts_dur(ts: libc::timespec) -> Result<Duration, Errno> {
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
-}
-
-fn dur_ts(d: Duration) -> libc::timespec {
-    libc::timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: i64::from(d.subsec_nanos()),
-    }
-}
-
 fn timer_clock(t: &Task, id: i32) -> Result<i32, Errno> {
     t.process
         .posix_timers()
@@ -274,8 +260,8 @@ fn put_itimerspec(
     (left, interval): (Duration, Duration),
 ) -> Result<(), Errno> {
     let mut mm = t.process.mm();
-    mm.write_val(GuestPtr(addr), &dur_ts(interval))?;
-    mm.write_val(GuestPtr(addr + 16), &dur_ts(left))
+    mm.write_val(GuestPtr(addr), &super::time::duration_timespec(interval))?;
+    mm.write_val(GuestPtr(addr + 16), &super::time::duration_timespec(left))
 }
 
 pub fn timer_settime(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -284,8 +270,8 @@ pub fn timer_settime(t: &mut Task, a: [u64; 6]) -> SysResult {
     let (interval, value) = {
         let mut mm = t.process.mm();
         (
-            ts_dur(mm.read_val(GuestPtr(a[2]))?)?,
-            ts_dur(mm.read_val(GuestPtr(a[2] + 16))?)?,
+            super::time::timespec_duration(mm.read_val(GuestPtr(a[2]))?)?,
+            super::time::timespec_duration(mm.read_val(GuestPtr(a[2] + 16))?)?,
         )
     };
     let at = if value.is_zero() {
@@ -293,9 +279,9 @@ pub fn timer_settime(t: &mut Task, a: [u64; 6]) -> SysResult {
     } else if a[1] & TIMER_ABSTIME != 0 {
         let (s, n) = crate::host::clock(clock);
         let now = Duration::new(s.max(0) as u64, n as u32);
-        Some(Instant::now() + value.saturating_sub(now))
+        Some(super::time::deadline_after(value.saturating_sub(now)))
     } else {
-        Some(Instant::now() + value)
+        Some(super::time::deadline_after(value))
     };
     let old = set_timer(t, Which::Posix(id), at, interval).ok_or(Errno::EINVAL)?;
     if a[3] != 0 {

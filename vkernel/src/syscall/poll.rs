@@ -43,15 +43,8 @@ pub fn ppoll(t: &mut Task, a: [u64; 6]) -> SysResult {
 }
 
 fn ppoll_inner(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let timeout = if a[2] == 0 {
-        None
-    } else {
-        let ts: libc::timespec = t.process.mm().read_val(GuestPtr(a[2]))?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Some((ts.tv_sec.saturating_mul(1000) + ts.tv_nsec / 1_000_000).min(i32::MAX as i64) as i32)
-    };
+    let timeout =
+        super::time::read_timeout(t, a[2])?.map(|d| d.as_millis().min(i32::MAX as u128) as i32);
     do_poll(t, a[0], a[1], timeout)
 }
 
@@ -194,10 +187,6 @@ fn do_select(t: &mut Task, n: u64, sets: [u64; 3], deadline: Option<Instant>) ->
     Ok(count)
 }
 
-fn deadline_in(d: Duration) -> Instant {
-    Instant::now() + d
-}
-
 pub fn select(t: &mut Task, a: [u64; 6]) -> SysResult {
     let deadline = if a[4] == 0 {
         None
@@ -206,7 +195,7 @@ pub fn select(t: &mut Task, a: [u64; 6]) -> SysResult {
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
-        Some(deadline_in(Duration::new(
+        Some(super::time::deadline_after(Duration::new(
             tv.tv_sec as u64,
             tv.tv_usec as u32 * 1000,
         )))
@@ -226,29 +215,14 @@ pub fn select(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 /// pselect6: like select with a timespec and, atomically, a temporary signal mask.
 pub fn pselect6(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let deadline = if a[4] == 0 {
-        None
-    } else {
-        let ts: libc::timespec = t.process.mm().read_val(GuestPtr(a[4]))?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Some(deadline_in(Duration::new(
-            ts.tv_sec as u64,
-            ts.tv_nsec as u32,
-        )))
-    };
+    let deadline = super::time::read_timeout(t, a[4])?.map(super::time::deadline_after);
     let r = with_sigmask(t, a[5], |t| {
         do_select(t, a[0], [a[1], a[2], a[3]], deadline)
     });
     if let Some(d) = deadline {
         // Like select, Linux's pselect6 reports the time left (glibc's select uses it).
-        let left = d.saturating_duration_since(Instant::now());
-        let ts = libc::timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
-        t.process.mm().write_val(GuestPtr(a[4]), &ts)?;
+        let left = super::time::duration_timespec(d.saturating_duration_since(Instant::now()));
+        t.process.mm().write_val(GuestPtr(a[4]), &left)?;
     }
     r
 }

@@ -279,18 +279,7 @@ pub fn rt_sigtimedwait(t: &mut Task, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let set: u64 = t.process.mm().read_val::<u64>(GuestPtr(a[0]))? & !crate::signal::UNBLOCKABLE;
-    let deadline = if a[2] == 0 {
-        None
-    } else {
-        let ts: libc::timespec = t.process.mm().read_val(GuestPtr(a[2]))?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Some(
-            std::time::Instant::now()
-                + std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
-        )
-    };
+    let deadline = super::time::read_timeout(t, a[2])?.map(super::time::deadline_after);
     let (me, p) = (t.me.clone(), t.process.clone());
     let take = || {
         me.signals()

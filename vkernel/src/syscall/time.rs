@@ -1,5 +1,7 @@
 //! Time calls: clocks and sleeps.
 
+use std::time::Duration;
+
 use nix::errno::Errno;
 
 use super::SysResult;
@@ -75,12 +77,47 @@ pub fn time(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(s as u64)
 }
 
-fn read_timespec(t: &Task, addr: u64) -> Result<libc::timespec, Errno> {
-    let ts: libc::timespec = t.process.mm().read_val(GuestPtr(addr))?;
+/// A timespec as the kernel accepts it: non-negative and normalised (EINVAL otherwise).
+pub(super) fn timespec_duration(ts: libc::timespec) -> Result<Duration, Errno> {
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
         return Err(Errno::EINVAL);
     }
+    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// The instant `d` from now. Guests may ask for centuries (tv_sec up to i64::MAX),
+/// which would overflow Instant: anything past a hundred years is forever anyway.
+pub(super) fn deadline_after(d: Duration) -> std::time::Instant {
+    deadline_from(std::time::Instant::now(), d)
+}
+
+/// `start + d`, with the same cap (periodic timers step from their last expiry).
+pub(super) fn deadline_from(start: std::time::Instant, d: Duration) -> std::time::Instant {
+    const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    start + d.min(FOREVER)
+}
+
+pub(super) fn duration_timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
+}
+
+/// Reads and checks a guest timespec.
+pub(super) fn read_timespec(t: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+    let ts: libc::timespec = t.process.mm().read_val(GuestPtr(addr))?;
+    timespec_duration(ts)?;
     Ok(ts)
+}
+
+/// An optional timeout argument (a NULL pointer waits forever).
+pub(super) fn read_timeout(t: &Task, addr: u64) -> Result<Option<Duration>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let ts = t.process.mm().read_val(GuestPtr(addr))?;
+    timespec_duration(ts).map(Some)
 }
 
 pub fn nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -120,10 +157,10 @@ fn ts_add(a: libc::timespec, b: libc::timespec) -> libc::timespec {
 }
 
 /// `target - now`, zero if past.
-fn ts_until(target: libc::timespec, now: libc::timespec) -> std::time::Duration {
+fn ts_until(target: libc::timespec, now: libc::timespec) -> Duration {
     let t = target.tv_sec as i128 * 1_000_000_000 + target.tv_nsec as i128;
     let n = now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128;
-    std::time::Duration::from_nanos((t - n).clamp(0, u64::MAX as i128) as u64)
+    Duration::from_nanos((t - n).clamp(0, u64::MAX as i128) as u64)
 }
 
 /// Sleeps until `req` (absolute on `clk`, or relative). Interrupted: remembers the
@@ -136,18 +173,14 @@ fn sleep(
     rem: u64,
 ) -> SysResult {
     let target = if abs { req } else { ts_add(now(clk), req) };
-    let deadline = std::time::Instant::now() + ts_until(target, now(clk));
+    let deadline = deadline_after(ts_until(target, now(clk)));
     match crate::sched::block_on(t, &[], Some(deadline), || None::<()>) {
         Err(Errno::ETIMEDOUT) => Ok(0),
         Err(Errno::EINTR) => {
             t.restart_deadline = Some((clk, target));
             if rem != 0 {
-                let left = ts_until(target, now(clk));
-                let ts = libc::timespec {
-                    tv_sec: left.as_secs() as i64,
-                    tv_nsec: left.subsec_nanos() as i64,
-                };
-                t.process.mm().write_val(GuestPtr(rem), &ts)?;
+                let left = duration_timespec(ts_until(target, now(clk)));
+                t.process.mm().write_val(GuestPtr(rem), &left)?;
             }
             Err(Errno::EINTR)
         }
