@@ -29,11 +29,8 @@ modes! {
     echild_without_children => "echild",
     getppid_pgrp_and_session_of_children => "getppid",
     zombie_until_reaped => "zombie",
-    #[ignore = "needs process: vfork (parent suspended, memory shared), vfork + execve"]
     vfork_suspends_the_parent => "vfork",
-    #[ignore = "needs process: clone flavours (CLONE_VM/FILES/FS/VFORK, SETTID/CLEARTID, exit signal 0, __WALL)"]
     clone_flavours => "clone",
-    #[ignore = "needs process: clone3"]
     clone3_fork_like => "clone3",
     sessions_and_process_groups => "sessions",
     wait4_rusage => "rusage",

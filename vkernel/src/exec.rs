@@ -162,10 +162,14 @@ fn load_and_switch(
     t.thread
         .inject(&wipe)
         .map_err(|_| ExecError::from(Errno::ENOMEM))?;
-    let old = std::mem::replace(&mut *t.process.mm(), vm);
+    let old = t.process.mm.replace(vm);
+    old.lock().leave(t.space());
     drop(old);
+    // What clone shared (CLONE_FILES, CLONE_SIGHAND) becomes private to the new image.
+    t.process.files.unshare();
     t.process.files().close_on_exec();
-    reset_handlers(t);
+    t.process.sigactions.unshare();
+    t.process.reset_caught_handlers();
     t.altstack = Default::default();
     t.process.life().did_exec = true;
     record(t, &abs, &argv, &envp);
@@ -175,18 +179,6 @@ fn load_and_switch(
     t.process.life().vfork_done = true;
     t.process.vfork_event.notify_all();
     Ok(())
-}
-
-/// Caught signals return to their default action; ignored ones stay ignored.
-fn reset_handlers(t: &Task) {
-    for a in t.process.sigactions().iter_mut() {
-        if a.handler != 1 {
-            a.handler = 0;
-        }
-        a.flags = 0;
-        a.mask = 0;
-        a.restorer = 0;
-    }
 }
 
 fn absolute(t: &Task, path: &[u8]) -> Vec<u8> {

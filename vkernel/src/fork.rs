@@ -1,22 +1,26 @@
 //! fork, vfork and clone for new processes.
 //!
-//! The child gets a copy of the parent's vmspace sharing every frame copy-on-write,
-//! the parent's open file descriptions (shared, with their offsets), cwd, umask,
-//! credentials, dispositions, mask and limits, and a fresh stub traced by a new
-//! kernel thread. vfork is fork plus the parent sleeping until the child execs or
-//! exits: the child gets its own copy of memory rather than borrowing the parent's,
-//! which every correct vfork user tolerates.
+//! The child gets a copy of the parent's vmspace sharing every frame copy-on-write
+//! (or, with CLONE_VM, the vmspace itself), a copy of the fd table (or the table, with
+//! CLONE_FILES), of cwd/root/umask (CLONE_FS), of the dispositions (CLONE_SIGHAND),
+//! the parent's credentials, mask and limits, and a fresh stub traced by a new kernel
+//! thread. A CLONE_VM child's stub is a second host address space on the same vmspace
+//! (see mm/hostlog.rs). With CLONE_VFORK the parent sleeps until the child execs or
+//! exits.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nix::errno::Errno;
 
 use crate::mm::{GuestPtr, UserMem};
-use crate::process::{Process, Thread, Tree};
-use crate::sched::block_on;
+use crate::process::{Process, Shared, Thread, Tree};
+use crate::sched::wait_on;
 use crate::task::Task;
 
 pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_FILES: u64 = 0x400;
 pub const CLONE_SIGHAND: u64 = 0x800;
 pub const CLONE_VFORK: u64 = 0x4000;
 pub const CLONE_PARENT: u64 = 0x8000;
@@ -25,9 +29,13 @@ pub const CLONE_SETTLS: u64 = 0x80000;
 pub const CLONE_PARENT_SETTID: u64 = 0x100000;
 pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
 pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 
 pub struct CloneArgs {
     pub flags: u64,
+    /// The signal the parent gets when the child ends (0: none, and only __WALL or
+    /// __WCLONE waits see the child).
+    pub exit_signal: i32,
     pub stack: u64,
     pub parent_tid: u64,
     pub child_tid: u64,
@@ -36,40 +44,51 @@ pub struct CloneArgs {
 
 /// Creates a child process; returns its pid.
 pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
-    if a.flags & (CLONE_THREAD | CLONE_SIGHAND) != 0 {
-        // Threads (and shared handler tables) arrive with the threads work.
+    if a.flags & CLONE_THREAD != 0 {
+        // Threads arrive with the threads work.
         return Err(Errno::EINVAL);
     }
-    if a.flags & CLONE_VM != 0 && a.flags & CLONE_VFORK == 0 {
+    if a.flags & CLONE_SIGHAND != 0 && a.flags & CLONE_VM == 0
+        || a.flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == CLONE_SIGHAND | CLONE_CLEAR_SIGHAND
+    {
+        return Err(Errno::EINVAL);
+    }
+    if a.flags & CLONE_PARENT != 0 && t.process.pid == 1 {
+        // init's siblings would have no parent to reap them.
         return Err(Errno::EINVAL);
     }
     let k = t.kernel.clone();
     let pid = k.alloc_pid();
-    let child = new_child(t, pid, a.flags);
-    k.add_process(child.clone());
-    t.process.tree().children.push(pid);
-    if a.flags & CLONE_PARENT_SETTID != 0 {
-        t.process.mm().write_val(GuestPtr(a.parent_tid), &pid)?;
-    }
+    let child = new_child(t, pid, a);
     let setup = child_setup(t, a, pid)?;
+    k.add_process(child.clone());
+    let parent = k.process(child.ppid()).unwrap_or_else(|| t.process.clone());
+    parent.tree().children.push(pid);
+    if a.flags & CLONE_PARENT_SETTID != 0 {
+        // As in Linux, a bad pointer here does not undo the clone.
+        let _ = t.process.mm().write_val(GuestPtr(a.parent_tid), &pid);
+    }
     let me = Thread::new(pid);
     me.signals().mask = t.me.signals().mask;
     if let Err(e) = k.spawn_task(child.clone(), me, setup) {
         eprintln!("vkernel: cannot start a task thread: {e}");
-        k.reap(&t.process, pid);
+        k.reap(&parent, pid);
         return Err(Errno::EAGAIN);
     }
     if a.flags & CLONE_VFORK != 0 {
-        // The parent sleeps until the child execs or exits (signals may end it early).
-        let _ = block_on(t, &[&child.vfork_event], None, || {
+        // The parent sleeps until the child execs or exits. As in Linux, only a fatal
+        // signal ends the wait early: the parent must not run on the memory (and
+        // stack) the child is using; other signals wait for the child to let go.
+        let fatal = || t.fatal_signal_pending();
+        let _ = wait_on(&t.me.waker, &[&child.vfork_event], None, &fatal, || {
             child.life().vfork_done.then_some(())
         });
     }
     Ok(pid as u64)
 }
 
-fn new_child(t: &Task, pid: i32, flags: u64) -> Arc<Process> {
-    let p = &t.process;
+fn new_child(t: &Task, pid: i32, a: &CloneArgs) -> Arc<Process> {
+    let (p, flags) = (&t.process, a.flags);
     let (pgid, sid) = {
         let tr = p.tree();
         (tr.pgid, tr.sid)
@@ -85,21 +104,30 @@ fn new_child(t: &Task, pid: i32, flags: u64) -> Arc<Process> {
         sid,
         children: Vec::new(),
     };
-    let vm = p.mm().fork();
-    let files = p.files().clone();
-    let fs = {
-        let f = p.fs();
-        crate::process::FsState {
-            root: f.root.clone(),
-            cwd: f.cwd.clone(),
-            umask: f.umask,
-        }
-    };
+    let vm = share_or_copy(&p.mm, flags & CLONE_VM != 0, |vm| vm.fork());
+    let files = share_or_copy(&p.files, flags & CLONE_FILES != 0, |f| f.clone());
+    let fs = share_or_copy(&p.fs, flags & CLONE_FS != 0, |f| f.clone());
     let child = Process::new(pid, tree, vm, files, fs, p.cred());
-    *child.sigactions() = *p.sigactions();
+    if flags & CLONE_SIGHAND != 0 {
+        child.sigactions.share(&p.sigactions);
+    } else {
+        *child.sigactions() = *p.sigactions();
+    }
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        child.reset_caught_handlers();
+    }
+    child.exit_signal.store(a.exit_signal, Ordering::SeqCst);
     *child.rlimits() = *p.rlimits();
     *child.exec_info() = p.exec_info().clone();
     child
+}
+
+fn share_or_copy<T>(part: &Shared<T>, share: bool, copy: impl FnOnce(&mut T) -> T) -> Shared<T> {
+    if share {
+        Shared::of(part.handle())
+    } else {
+        Shared::new(copy(&mut part.lock()))
+    }
 }
 
 /// What the child's task does before running: the parent's registers (rax = 0, the
@@ -127,6 +155,10 @@ fn child_setup(
         regs.0.cs = template.0.cs;
         regs.0.ss = template.0.ss;
         c.regs = regs;
+        if flags & CLONE_VM != 0 {
+            // The fresh stub maps nothing yet; it faults in what it touches.
+            c.process.mm().join(c.space());
+        }
         c.altstack = altstack;
         if c.thread.set_xstate(&xstate).is_err() {
             return false;

@@ -136,12 +136,18 @@ impl Kernel {
         };
         let act = parent.sigactions()[(SIGCHLD - 1) as usize];
         let ended = matches!(code, CLD_EXITED | CLD_KILLED | CLD_DUMPED);
-        if ended && ignores_children(&parent) {
+        // Stops and continues always say SIGCHLD; the end says the exit signal.
+        let signo = if ended {
+            child.exit_signal.load(Ordering::SeqCst)
+        } else {
+            SIGCHLD
+        };
+        if ended && signo == SIGCHLD && ignores_children(&parent) {
             // Already reaped by exit_process; the wakeup below lets wait4 see ECHILD.
-        } else if ended || act.flags & SA_NOCLDSTOP == 0 {
+        } else if signo != 0 && (ended || act.flags & SA_NOCLDSTOP == 0) {
             let uid = child.cred().uid;
             let info = SigInfo {
-                signo: SIGCHLD,
+                signo,
                 code,
                 pid: child.pid,
                 uid,
@@ -183,11 +189,12 @@ impl Kernel {
             ex.cmdline.clear();
             ex.environ.clear();
         }
-        let files = std::mem::take(&mut *p.files());
-        for (_, e) in files.iter() {
-            e.file.drop_posix_locks(p.pid);
+        let open: Vec<_> = p.files().iter().map(|(_, e)| e.file.clone()).collect();
+        for f in open {
+            f.drop_posix_locks(p.pid);
         }
-        drop(files);
+        // The table closes its files unless a CLONE_FILES sibling still uses it.
+        drop(p.files.replace(Default::default()));
         if let Some(id) = p.real_timer().id.take() {
             self.timers.cancel(id);
         }
@@ -198,7 +205,8 @@ impl Kernel {
         // A parent that ignores SIGCHLD never sees this zombie: take it out of the
         // parent's children before the exit status becomes visible to its wait.
         let parent = self.process(p.ppid());
-        let auto_reap = parent.as_ref().is_some_and(|pp| ignores_children(pp));
+        let auto_reap = parent.as_ref().is_some_and(|pp| ignores_children(pp))
+            && p.exit_signal.load(Ordering::SeqCst) == libc::SIGCHLD;
         if let (true, Some(pp)) = (auto_reap, &parent) {
             self.reap(pp, p.pid);
         }
@@ -227,6 +235,8 @@ impl Kernel {
         for c in children {
             if let Some(child) = self.process(c) {
                 child.tree().ppid = 1;
+                // init is not to be surprised by a clone child's odd exit signal.
+                child.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);
                 init.tree().children.push(c);
             }
         }
@@ -252,6 +262,7 @@ impl Kernel {
                         } else {
                             (ExitStatus::Signal(libc::SIGKILL), false)
                         };
+                        task.exit_mm();
                         // Read before the task (and with it the stub) goes away.
                         (end.0, end.1, process.cpu())
                     }

@@ -26,7 +26,7 @@ use crate::fs::inode::Inode;
 use crate::fs::{Cred, FdEntry, FdTable, FileKind, OpenFile};
 use crate::kernel::{Kernel, Options};
 use crate::mm::Vmspace;
-use crate::process::{FsState, Process, Thread, Tree};
+use crate::process::{FsState, Process, Shared, Thread, Tree};
 
 #[derive(Parser)]
 #[command(
@@ -298,7 +298,14 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         sid: pid,
         children: Vec::new(),
     };
-    let process = Process::new(pid, tree, vm, console_fds(&kernel), fs, Cred::ROOT);
+    let process = Process::new(
+        pid,
+        tree,
+        Shared::new(vm),
+        Shared::new(console_fds(&kernel)),
+        Shared::new(fs),
+        Cred::ROOT,
+    );
     kernel.add_process(process.clone());
     let mut task =
         task::new_task(&kernel, &process, Thread::new(pid)).context("creating pid 1's stub")?;

@@ -42,6 +42,7 @@ impl ExitStatus {
     }
 }
 
+#[derive(Clone)]
 pub struct FsState {
     pub root: Arc<Inode>,
     pub cwd: Arc<Inode>,
@@ -202,14 +203,71 @@ pub struct Life {
     pub did_exec: bool,
 }
 
+/// A part of a process that clone can share with the child (CLONE_VM, CLONE_FILES,
+/// CLONE_FS, CLONE_SIGHAND) and that execve, unshare or exit can swap for another.
+pub struct Shared<T>(Mutex<Arc<parking_lot::Mutex<T>>>);
+
+pub type SharedGuard<T> = parking_lot::ArcMutexGuard<parking_lot::RawMutex, T>;
+
+impl<T> Shared<T> {
+    pub fn new(value: T) -> Self {
+        Self::of(Arc::new(parking_lot::Mutex::new(value)))
+    }
+
+    /// Shares `handle`, another process's part.
+    pub fn of(handle: Arc<parking_lot::Mutex<T>>) -> Self {
+        Shared(Mutex::new(handle))
+    }
+
+    pub fn lock(&self) -> SharedGuard<T> {
+        let handle = self.handle();
+        parking_lot::Mutex::lock_arc(&handle)
+    }
+
+    /// The shared object itself, to hand to a child.
+    pub fn handle(&self) -> Arc<parking_lot::Mutex<T>> {
+        lock(&self.0).clone()
+    }
+
+    /// Whether another process shares it too.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&lock(&self.0)) > 1
+    }
+
+    /// Shares `other`'s object from now on.
+    pub fn share(&self, other: &Shared<T>) {
+        *lock(&self.0) = other.handle();
+    }
+
+    /// Makes the object private: a copy if anyone else shares it (execve does this).
+    pub fn unshare(&self)
+    where
+        T: Clone,
+    {
+        let mut mine = lock(&self.0);
+        if Arc::strong_count(&mine) > 1 {
+            let copy = mine.lock().clone();
+            *mine = Arc::new(parking_lot::Mutex::new(copy));
+        }
+    }
+
+    /// Swaps in a private `value`; returns the old one, which others may still share.
+    pub fn replace(&self, value: T) -> Arc<parking_lot::Mutex<T>> {
+        std::mem::replace(
+            &mut *lock(&self.0),
+            Arc::new(parking_lot::Mutex::new(value)),
+        )
+    }
+}
+
 pub struct Process {
     pub pid: i32,
-    pub mm: Mutex<Vmspace>,
-    pub files: Mutex<FdTable>,
-    pub fs: Mutex<FsState>,
+    pub mm: Shared<Vmspace>,
+    pub files: Shared<FdTable>,
+    pub fs: Shared<FsState>,
     pub cred: Mutex<Cred>,
     pub exec: Mutex<ExecInfo>,
-    pub sigactions: Mutex<[SigAction; 64]>,
+    pub sigactions: Shared<[SigAction; 64]>,
     pub rlimits: Mutex<[libc::rlimit64; 16]>,
     pub threads: Mutex<Vec<Arc<Thread>>>,
     pub shared_pending: Mutex<SigQueue>,
@@ -227,6 +285,9 @@ pub struct Process {
     pub real_timer: Mutex<RealTimer>,
     /// timer_create's timers, by id.
     pub posix_timers: Mutex<PosixTimers>,
+    /// The signal the parent gets at our end (clone's low byte; SIGCHLD but for
+    /// clone children, and SIGCHLD again once reparented).
+    pub exit_signal: AtomicI32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -237,9 +298,9 @@ impl Process {
     pub fn new(
         pid: i32,
         tree: Tree,
-        mm: Vmspace,
-        files: FdTable,
-        fs: FsState,
+        mm: Shared<Vmspace>,
+        files: Shared<FdTable>,
+        fs: Shared<FsState>,
         cred: Cred,
     ) -> Arc<Process> {
         let dfl = SigAction {
@@ -250,12 +311,12 @@ impl Process {
         };
         Arc::new(Process {
             pid,
-            mm: Mutex::new(mm),
-            files: Mutex::new(files),
-            fs: Mutex::new(fs),
+            mm,
+            files,
+            fs,
             cred: Mutex::new(cred),
             exec: Mutex::new(ExecInfo::default()),
-            sigactions: Mutex::new([dfl; 64]),
+            sigactions: Shared::new([dfl; 64]),
             rlimits: Mutex::new(default_rlimits()),
             threads: Mutex::new(Vec::new()),
             shared_pending: Mutex::new(SigQueue::default()),
@@ -266,6 +327,7 @@ impl Process {
             signal_event: WaitQueue::default(),
             real_timer: Mutex::new(RealTimer::default()),
             posix_timers: Mutex::new(PosixTimers::default()),
+            exit_signal: AtomicI32::new(libc::SIGCHLD),
         })
     }
 
@@ -342,16 +404,16 @@ impl Process {
         self.signal_event.notify_all();
     }
 
-    pub fn mm(&self) -> MutexGuard<'_, Vmspace> {
-        lock(&self.mm)
+    pub fn mm(&self) -> SharedGuard<Vmspace> {
+        self.mm.lock()
     }
 
-    pub fn files(&self) -> MutexGuard<'_, FdTable> {
-        lock(&self.files)
+    pub fn files(&self) -> SharedGuard<FdTable> {
+        self.files.lock()
     }
 
-    pub fn fs(&self) -> MutexGuard<'_, FsState> {
-        lock(&self.fs)
+    pub fn fs(&self) -> SharedGuard<FsState> {
+        self.fs.lock()
     }
 
     pub fn cred(&self) -> Cred {
@@ -362,8 +424,21 @@ impl Process {
         lock(&self.exec)
     }
 
-    pub fn sigactions(&self) -> MutexGuard<'_, [SigAction; 64]> {
-        lock(&self.sigactions)
+    pub fn sigactions(&self) -> SharedGuard<[SigAction; 64]> {
+        self.sigactions.lock()
+    }
+
+    /// execve and CLONE_CLEAR_SIGHAND: caught signals return to their default action;
+    /// ignored ones stay ignored.
+    pub fn reset_caught_handlers(&self) {
+        for a in self.sigactions().iter_mut() {
+            if a.handler != crate::signal::SIG_IGN {
+                a.handler = 0;
+            }
+            a.flags = 0;
+            a.mask = 0;
+            a.restorer = 0;
+        }
     }
 
     pub fn rlimits(&self) -> MutexGuard<'_, [libc::rlimit64; 16]> {

@@ -1,23 +1,22 @@
 //! `--strace`: every guest system call with decoded arguments and result, on stderr.
 
-use std::sync::Mutex;
-
 use crate::mm::{GuestPtr, UserMem, Vmspace};
+use crate::process::Shared;
 use crate::task::Task;
 
 /// The guest's memory as the strace formatter reads it.
-struct Mem<'a>(&'a Mutex<Vmspace>);
+struct Mem<'a>(&'a Shared<Vmspace>);
 
 impl abi::GuestMemory for Mem<'_> {
     fn read_bytes(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; len];
-        let mut vm = self.0.lock().ok()?;
+        let mut vm = self.0.lock();
         vm.read_bytes(GuestPtr(addr), &mut buf).ok()?;
         Some(buf)
     }
 
     fn read_cstr(&self, addr: u64, max: usize) -> Option<(Vec<u8>, bool)> {
-        let mut vm = self.0.lock().ok()?;
+        let mut vm = self.0.lock();
         match vm.read_cstr(GuestPtr(addr), max) {
             Ok(s) => Some((s, false)),
             Err(nix::errno::Errno::ENAMETOOLONG) => {

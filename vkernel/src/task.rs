@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use vproc::{Regs, Stop, StubThread};
 
 use crate::kernel::{Kernel, KernelView};
-use crate::mm::FaultOutcome;
+use crate::mm::{FaultOutcome, GuestPtr, UserMem, Vmspace, SEGV_MAPERR};
 use crate::process::{ExitStatus, Process, Thread};
 use crate::sched::{Block, Waker};
 use crate::signal::{Restart, SigInfo};
@@ -84,13 +84,26 @@ impl Task {
             (s.pending.set(), s.mask)
         };
         let shared = self.process.shared_pending().set();
-        (own | shared) & !mask != 0
-            || (own | shared) & crate::signal::bit(crate::signal::SIGKILL) != 0
+        (own | shared) & !mask != 0 || self.fatal_signal_pending()
+    }
+
+    /// Whether SIGKILL is on its way: the only thing that ends an uninterruptible
+    /// (Linux: killable) wait.
+    pub fn fatal_signal_pending(&self) -> bool {
+        let kill = crate::signal::bit(crate::signal::SIGKILL);
+        self.me.signals().pending.set() & kill != 0
+            || self.process.shared_pending().set() & kill != 0
+    }
+
+    /// The stub's host address space, as the vmspace knows it.
+    pub fn space(&self) -> crate::mm::SpaceId {
+        self.thread.space().pid()
     }
 
     /// Applies queued address-space changes to the stub, then frees released frames.
     pub fn flush_mm(&mut self) -> Result<(), vproc::VprocError> {
-        let calls = self.process.mm().take_pending();
+        let space = self.space();
+        let calls = self.process.mm().take_pending(space);
         if !calls.is_empty() {
             self.thread.inject(&calls)?;
         }
@@ -164,7 +177,8 @@ impl Task {
     fn fault(&mut self, f: vproc::FaultInfo) {
         let mut code = f.code;
         if matches!(f.signo, libc::SIGSEGV | libc::SIGBUS) && f.code != 0x80 {
-            let outcome = self.process.mm().fault(f.addr);
+            let not_present = f.signo == libc::SIGSEGV && f.code == SEGV_MAPERR;
+            let outcome = self.process.mm().fault(f.addr, not_present);
             match outcome {
                 FaultOutcome::Resolved => return,
                 FaultOutcome::Oom => {
@@ -195,6 +209,25 @@ impl Task {
             ..Default::default()
         };
         crate::signal::deliver::force_signal(self, info);
+    }
+
+    /// The process is done with guest memory (Linux's exit_mm): whoever shares it
+    /// sees the CLONE_CHILD_CLEARTID word cleared, and the stub leaves the vmspace,
+    /// whose frames go back to physmem unless another process shares it.
+    pub fn exit_mm(&mut self) {
+        if self.clear_child_tid != 0 && self.process.mm.is_shared() {
+            // A bad pointer is the guest's problem; Linux ignores the fault too.
+            let _ = self
+                .process
+                .mm()
+                .write_val(GuestPtr(self.clear_child_tid), &0i32);
+        }
+        let space = self.space();
+        let old = self
+            .process
+            .mm
+            .replace(Vmspace::new(self.kernel.physmem.clone()));
+        old.lock().leave(space);
     }
 
     fn die(&mut self, why: &str) -> ExitStatus {

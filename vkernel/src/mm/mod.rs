@@ -1,10 +1,12 @@
 //! Guest memory: vmspaces (VMAs + page tables of physmem frames) and copy-in/copy-out.
 
+mod hostlog;
 mod uaccess;
 mod vmspace;
 
+pub use hostlog::SpaceId;
 pub use uaccess::{as_bytes, GuestPtr, Pod, UserMem};
-pub use vmspace::{FaultOutcome, Prot, Vma, VmaKind, Vmspace};
+pub use vmspace::{FaultOutcome, Prot, Vma, VmaKind, Vmspace, SEGV_MAPERR};
 
 pub const PAGE: u64 = vproc::PAGE_SIZE;
 

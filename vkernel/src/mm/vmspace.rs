@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use vproc::layout::{guest_range_ok, GUEST_MMAP_TOP};
 use vproc::{HostCall, Physmem};
 
+use super::hostlog::{HostCallLog, SpaceId};
 use super::{page_ceil, page_floor, PAGE};
 
 bitflags::bitflags! {
@@ -92,8 +93,7 @@ pub struct Vmspace {
     pub brk_start: u64,
     pub brk: u64,
     pub stack_top: u64,
-    pending: Vec<HostCall>,
-    release: Vec<u64>,
+    log: HostCallLog,
 }
 
 impl Vmspace {
@@ -105,8 +105,7 @@ impl Vmspace {
             brk_start: 0,
             brk: 0,
             stack_top: 0,
-            pending: Vec::new(),
-            release: Vec::new(),
+            log: HostCallLog::default(),
         }
     }
 
@@ -118,16 +117,24 @@ impl Vmspace {
         self.vmas.values()
     }
 
-    /// Host calls the stub must run before the guest continues.
-    pub fn take_pending(&mut self) -> Vec<HostCall> {
-        std::mem::take(&mut self.pending)
+    /// Host calls the stub `space` must run before its guest continues.
+    pub fn take_pending(&mut self, space: SpaceId) -> Vec<HostCall> {
+        self.log.take(space)
     }
 
-    /// Releases frames whose stub mappings are gone (call after the pending calls ran).
+    /// Releases frames no stub maps any more (call after the pending calls ran).
     pub fn release_frames(&mut self) {
-        for f in self.release.drain(..) {
-            self.physmem.put(f);
-        }
+        self.log.compact(&self.physmem);
+    }
+
+    /// Attaches a fresh stub that shares this vmspace (CLONE_VM).
+    pub fn join(&mut self, space: SpaceId) {
+        self.log.join(space);
+    }
+
+    /// Detaches a stub that stops using this vmspace (exit, execve).
+    pub fn leave(&mut self, space: SpaceId) {
+        self.log.leave(space, &self.physmem);
     }
 
     pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
@@ -280,11 +287,11 @@ impl Vmspace {
         let any_mapped = pages.iter().any(|a| self.ptes[a].mapped);
         for a in pages {
             if let Some(p) = self.ptes.remove(&a) {
-                self.release.push(p.frame);
+                self.log.release(p.frame);
             }
         }
         if any_mapped {
-            self.pending.push(HostCall::unmap(start, end - start));
+            self.log.push(HostCall::unmap(start, end - start));
         }
     }
 
@@ -322,7 +329,7 @@ impl Vmspace {
             p.mapped = false;
         }
         if any {
-            self.pending.push(HostCall::unmap(start, end - start));
+            self.log.push(HostCall::unmap(start, end - start));
         }
     }
 
@@ -394,7 +401,7 @@ impl Vmspace {
             self.ptes.insert(dest + (a - old), Pte::new(p.frame));
         }
         if any_mapped {
-            self.pending.push(HostCall::unmap(old, old_end - old));
+            self.log.push(HostCall::unmap(old, old_end - old));
         }
         self.split_at(old);
         self.split_at(old_end);
@@ -446,9 +453,9 @@ impl Vmspace {
         self.physmem.write_frame(new, 0, &buf);
         self.ptes.insert(page, Pte::new(new));
         if old.mapped {
-            self.pending.push(HostCall::unmap(page, PAGE));
+            self.log.push(HostCall::unmap(page, PAGE));
         }
-        self.release.push(old.frame);
+        self.log.release(old.frame);
         Ok(new)
     }
 
@@ -464,12 +471,14 @@ impl Vmspace {
     /// Puts a freshly filled frame at `page` (used by the ELF loader).
     pub fn install(&mut self, page: u64, frame: u64) {
         if let Some(old) = self.ptes.insert(page, Pte::new(frame)) {
-            self.release.push(old.frame);
+            self.log.release(old.frame);
         }
     }
 
-    /// Handles a guest page fault at `addr`.
-    pub fn fault(&mut self, addr: u64) -> FaultOutcome {
+    /// Handles a guest page fault at `addr`; `not_present` when the stub had no
+    /// mapping there (SEGV_MAPERR), which under CLONE_VM can happen to a page another
+    /// stub of this vmspace has mapped.
+    pub fn fault(&mut self, addr: u64, not_present: bool) -> FaultOutcome {
         let page = page_floor(addr);
         let Some(vma) = self.find_vma(page).cloned() else {
             return FaultOutcome::Segv(SEGV_MAPERR);
@@ -481,7 +490,7 @@ impl Vmspace {
             return FaultOutcome::Bus;
         }
         if let Some(p) = self.ptes.get(&page).copied() {
-            if p.mapped {
+            if p.mapped && !not_present {
                 return self.protection_fault(page, p, &vma);
             }
         }
@@ -547,8 +556,11 @@ impl Vmspace {
     }
 
     /// Queues mprotect(prot - WRITE) over the runs of pages the stub maps writable.
+    /// Stubs sharing the vmspace (CLONE_VM) may each map a different subset of those
+    /// pages, and mprotect fails on holes, so then the pages are unmapped instead.
     fn write_protect(&mut self, v: &Vma) {
         let prot = (v.prot - Prot::WRITE).bits() as i32;
+        let unmap = self.log.spaces() > 1;
         let mut run: Option<(u64, u64)> = None;
         let pages: Vec<u64> = self
             .ptes
@@ -559,18 +571,19 @@ impl Vmspace {
         for a in pages {
             if let Some(p) = self.ptes.get_mut(&a) {
                 p.writable = false;
+                p.mapped = !unmap;
             }
             run = match run {
                 Some((s, e)) if e == a => Some((s, a + PAGE)),
                 Some((s, e)) => {
-                    self.pending.push(HostCall::protect(s, e - s, prot));
+                    self.log.push(write_protect_call(s, e, prot, unmap));
                     Some((a, a + PAGE))
                 }
                 None => Some((a, a + PAGE)),
             };
         }
         if let Some((s, e)) = run {
-            self.pending.push(HostCall::protect(s, e - s, prot));
+            self.log.push(write_protect_call(s, e, prot, unmap));
         }
     }
 
@@ -601,7 +614,7 @@ impl Vmspace {
             let Some(p) = self.ptes.get(&a).copied() else {
                 continue;
             };
-            if p.mapped {
+            if p.mapped && a != page {
                 continue;
             }
             let prot = self.effective_prot(vma, p.frame);
@@ -657,7 +670,7 @@ impl Vmspace {
                 prot.bits() as i32,
                 frame * PAGE,
             );
-            self.pending.push(call);
+            self.log.push(call);
         }
     }
 
@@ -781,7 +794,15 @@ impl Drop for Vmspace {
         for (_, p) in std::mem::take(&mut self.ptes) {
             self.physmem.put(p.frame);
         }
-        self.release_frames();
+        self.log.release_all(&self.physmem);
+    }
+}
+
+fn write_protect_call(start: u64, end: u64, prot: i32, unmap: bool) -> HostCall {
+    if unmap {
+        HostCall::unmap(start, end - start)
+    } else {
+        HostCall::protect(start, end - start, prot)
     }
 }
 
@@ -808,6 +829,8 @@ pub const STACK_GAP: u64 = 8 * 1024 * 1024 + 256 * 1024 * 1024;
 mod tests {
     use super::*;
 
+    const SPACE: SpaceId = 1;
+
     fn vm() -> Vmspace {
         Vmspace::new(Arc::new(Physmem::new(1024 * PAGE).unwrap()))
     }
@@ -829,16 +852,16 @@ mod tests {
             .map(0, 3 * PAGE, false, anon(Prot::READ | Prot::WRITE))
             .unwrap();
         assert_eq!(a + 3 * PAGE, GUEST_MMAP_TOP);
-        assert_eq!(v.fault(a + PAGE + 5), FaultOutcome::Resolved);
-        let calls = v.take_pending();
+        assert_eq!(v.fault(a + PAGE + 5, false), FaultOutcome::Resolved);
+        let calls = v.take_pending(SPACE);
         assert_eq!(calls.len(), 1, "3 fresh contiguous frames: one mmap");
         assert_eq!(calls[0].args[1], 3 * PAGE);
         assert_eq!(
-            v.fault(a),
+            v.fault(a, false),
             FaultOutcome::Segv(SEGV_ACCERR),
             "mapped + writable = real"
         );
-        assert_eq!(v.fault(a - PAGE), FaultOutcome::Segv(SEGV_MAPERR));
+        assert_eq!(v.fault(a - PAGE, false), FaultOutcome::Segv(SEGV_MAPERR));
     }
 
     #[test]
@@ -848,13 +871,13 @@ mod tests {
         let a = v
             .map(0, 4 * PAGE, false, anon(Prot::READ | Prot::WRITE))
             .unwrap();
-        v.fault(a);
-        v.take_pending();
+        v.fault(a, false);
+        v.take_pending(SPACE);
         let used = pm.used_bytes();
         v.unmap(a + PAGE, 2 * PAGE).unwrap();
         assert_eq!(v.vmas().count(), 2);
         assert_eq!(pm.used_bytes(), used, "frames held until the stub unmaps");
-        assert_eq!(v.take_pending().len(), 1);
+        assert_eq!(v.take_pending(SPACE).len(), 1);
         v.release_frames();
         assert_eq!(pm.used_bytes(), used - 2 * PAGE);
     }
@@ -897,18 +920,38 @@ mod tests {
     }
 
     #[test]
+    fn a_second_stub_on_the_vmspace_faults_in_pages_the_first_maps() {
+        let mut v = vm();
+        let a = v
+            .map(0, PAGE, false, anon(Prot::READ | Prot::WRITE))
+            .unwrap();
+        assert_eq!(v.fault(a, false), FaultOutcome::Resolved);
+        v.take_pending(SPACE);
+        v.join(SPACE + 1);
+        // Mapped in the first stub, absent in the second: mapped again, not a SIGSEGV.
+        assert_eq!(v.fault(a, true), FaultOutcome::Resolved);
+        assert_eq!(v.take_pending(SPACE + 1).len(), 1);
+        // fork now unmaps instead of write-protecting: the stubs' mappings differ.
+        let _child = v.fork();
+        for space in [SPACE, SPACE + 1] {
+            let calls = v.take_pending(space);
+            assert_eq!(calls.last().map(|c| c.nr), Some(libc::SYS_munmap as u64));
+        }
+    }
+
+    #[test]
     fn fork_shares_frames_and_copies_on_write() {
         let mut parent = vm();
         let pm = parent.physmem().clone();
         let a = parent
             .map(0, PAGE, false, anon(Prot::READ | Prot::WRITE))
             .unwrap();
-        assert_eq!(parent.fault(a), FaultOutcome::Resolved);
-        parent.take_pending();
+        assert_eq!(parent.fault(a, false), FaultOutcome::Resolved);
+        parent.take_pending(SPACE);
         let f = parent.frame_for(a, false).unwrap();
         let mut child = parent.fork();
         assert_eq!(pm.frames().refcount(f), 2);
-        let protect = parent.take_pending();
+        let protect = parent.take_pending(SPACE);
         assert_eq!(
             protect.len(),
             1,
@@ -916,20 +959,24 @@ mod tests {
         );
         assert_eq!(protect[0].nr, libc::SYS_mprotect as u64);
         // The child reads first: the shared frame is mapped read-only.
-        assert_eq!(child.fault(a), FaultOutcome::Resolved);
-        assert_eq!(child.take_pending()[0].args[2], (Prot::READ).bits() as u64);
+        assert_eq!(child.fault(a, false), FaultOutcome::Resolved);
+        assert_eq!(
+            child.take_pending(SPACE)[0].args[2],
+            (Prot::READ).bits() as u64
+        );
         // The parent writes: a copy-on-write fault gives it a new frame.
-        assert_eq!(parent.fault(a), FaultOutcome::Resolved);
+        assert_eq!(parent.fault(a, false), FaultOutcome::Resolved);
         assert_ne!(parent.frame_for(a, false).unwrap(), f);
+        parent.take_pending(SPACE);
         parent.release_frames();
         assert_eq!(pm.frames().refcount(f), 1);
         // The child writes: its frame is private now, so the mapping is just refreshed.
-        assert_eq!(child.fault(a), FaultOutcome::Resolved);
-        let remap = child.take_pending();
+        assert_eq!(child.fault(a, false), FaultOutcome::Resolved);
+        let remap = child.take_pending(SPACE);
         assert_eq!(remap[0].args[2], (Prot::READ | Prot::WRITE).bits() as u64);
         assert_eq!(child.frame_for(a, false).unwrap(), f, "no copy");
         assert_eq!(
-            child.fault(a),
+            child.fault(a, false),
             FaultOutcome::Segv(SEGV_ACCERR),
             "now a real fault"
         );
@@ -978,8 +1025,8 @@ mod tests {
             .unwrap();
         v.frame_for(0x7000_0000 - PAGE, true).unwrap();
         let a = v.map(0, 3 * PAGE, false, anon(rw)).unwrap();
-        assert_eq!(v.fault(a), FaultOutcome::Resolved);
-        v.take_pending();
+        assert_eq!(v.fault(a, false), FaultOutcome::Resolved);
+        v.take_pending(SPACE);
 
         let saved = v.save();
         assert_eq!(saved.vmas.len(), 4);
@@ -988,8 +1035,8 @@ mod tests {
         assert_eq!(r.save(), saved);
         assert!(saved.pages.values().all(|&f| pm.frames().refcount(f) == 2));
         // Nothing is mapped in the new stub: the first touch maps the window again.
-        assert_eq!(r.fault(a), FaultOutcome::Resolved);
-        assert_eq!(r.take_pending().len(), 1);
+        assert_eq!(r.fault(a, false), FaultOutcome::Resolved);
+        assert_eq!(r.take_pending(SPACE).len(), 1);
         drop((v, r));
         assert_eq!(pm.used_bytes(), 0);
     }
@@ -1001,11 +1048,12 @@ mod tests {
         let a = parent
             .map(0, 4 * PAGE, false, anon(Prot::READ | Prot::WRITE))
             .unwrap();
-        assert_eq!(parent.fault(a), FaultOutcome::Resolved);
-        parent.take_pending();
+        assert_eq!(parent.fault(a, false), FaultOutcome::Resolved);
+        parent.take_pending(SPACE);
         let child = parent.fork();
-        parent.take_pending();
+        parent.take_pending(SPACE);
         parent.frame_for(a, true).unwrap(); // copy-on-write: the parent's own copy
+        parent.take_pending(SPACE);
         parent.release_frames();
 
         // The checkpoint: allocated frames and each vmspace, encoded.

@@ -42,7 +42,7 @@ pub mod testing {
     use super::{Block, Waker};
     use crate::fs::{Cred, FdTable};
     use crate::mm::Vmspace;
-    use crate::process::{FsState, Process, Thread, Tree};
+    use crate::process::{FsState, Process, Shared, Thread, Tree};
 
     /// A caller that is never interrupted and is no guest thread.
     pub struct Idle(pub Arc<Waker>);
@@ -84,9 +84,9 @@ pub mod testing {
         Process::new(
             1,
             tree,
-            Vmspace::new(physmem),
-            FdTable::default(),
-            fs,
+            Shared::new(Vmspace::new(physmem)),
+            Shared::new(FdTable::default()),
+            Shared::new(fs),
             Cred::ROOT,
         )
     }

@@ -227,7 +227,7 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, nix::errno::Errno> {
     let mm = &t.process.mm;
     let read = |addr: u64, len: usize| -> Option<Vec<u8>> {
         let mut buf = vec![0u8; len];
-        mm.lock().ok()?.read_bytes(GuestPtr(addr), &mut buf).ok()?;
+        mm.lock().read_bytes(GuestPtr(addr), &mut buf).ok()?;
         Some(buf)
     };
     let Ok(r) = sigframe::restore(rsp, &current, &read) else {

@@ -9,70 +9,105 @@ use crate::mm::{GuestPtr, UserMem};
 use crate::process::ExitStatus;
 use crate::task::Task;
 
-pub fn clone(t: &mut Task, a: [u64; 6]) -> SysResult {
-    // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
-    let args = fork::CloneArgs {
-        flags: a[0] & !0xff,
-        stack: a[1],
-        parent_tid: a[2],
-        child_tid: a[3],
-        tls: a[4],
-    };
-    if a[0] & 0xff != libc::SIGCHLD as u64 && a[0] & fork::CLONE_THREAD == 0 {
-        // Children that announce their end with another signal are not supported yet.
+/// Flags vkernel does not implement (namespaces, pidfds, cgroups): EINVAL rather than
+/// a child that silently lacks what was asked for.
+const CLONE_UNSUPPORTED: u64 = 0x1000 // PIDFD
+    | 0x0002_0000 // NEWNS
+    | 0x0200_0000 // NEWCGROUP
+    | 0x0400_0000 // NEWUTS
+    | 0x0800_0000 // NEWIPC
+    | 0x1000_0000 // NEWUSER
+    | 0x2000_0000 // NEWPID
+    | 0x4000_0000 // NEWNET
+    | 0x2_0000_0000; // INTO_CGROUP
+
+fn clone_with(t: &mut Task, args: fork::CloneArgs) -> SysResult {
+    if args.flags & CLONE_UNSUPPORTED != 0 || !(0..=64).contains(&args.exit_signal) {
         return Err(Errno::EINVAL);
     }
     fork::clone_process(t, &args)
 }
 
+pub fn clone(t: &mut Task, a: [u64; 6]) -> SysResult {
+    // x86-64 argument order: flags, stack, parent_tid, child_tid, tls; the low byte of
+    // flags is the exit signal.
+    clone_with(
+        t,
+        fork::CloneArgs {
+            flags: a[0] & !0xff,
+            exit_signal: (a[0] & 0xff) as i32,
+            stack: a[1],
+            parent_tid: a[2],
+            child_tid: a[3],
+            tls: a[4],
+        },
+    )
+}
+
+/// struct clone_args up to `tls` (CLONE_ARGS_SIZE_VER0), and as far as vkernel knows it
+/// (VER2: set_tid, set_tid_size, cgroup).
+const CLONE_ARGS_VER0: u64 = 64;
+const CLONE_ARGS_KNOWN: u64 = 88;
+
 pub fn clone3(t: &mut Task, a: [u64; 6]) -> SysResult {
-    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, ...
-    if a[1] < 64 {
+    let (ptr, size) = (a[0], a[1]);
+    if size < CLONE_ARGS_VER0 {
         return Err(Errno::EINVAL);
     }
-    let mut w = [0u64; 8];
-    for (i, word) in w.iter_mut().enumerate() {
-        *word = t.process.mm().read_val(GuestPtr(a[0] + 8 * i as u64))?;
+    if size > crate::mm::PAGE {
+        return Err(Errno::E2BIG);
     }
-    if w[4] != libc::SIGCHLD as u64 && w[0] & fork::CLONE_THREAD == 0 {
+    let mut bytes = vec![0u8; size as usize];
+    t.process.mm().read_bytes(GuestPtr(ptr), &mut bytes)?;
+    if bytes
+        .iter()
+        .skip(CLONE_ARGS_KNOWN as usize)
+        .any(|&b| b != 0)
+    {
+        return Err(Errno::E2BIG);
+    }
+    bytes.resize(CLONE_ARGS_KNOWN as usize, 0);
+    let w: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    // flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+    // set_tid, set_tid_size, cgroup
+    let (stack, stack_size) = (w[5], w[6]);
+    if (stack == 0) != (stack_size == 0) || w[9] != 0 || w[4] > 64 {
+        // Choosing the child's pid (set_tid) is not supported.
         return Err(Errno::EINVAL);
     }
-    let stack = if w[5] != 0 { w[5] + w[6] } else { 0 };
-    let args = fork::CloneArgs {
-        flags: w[0],
-        stack,
-        parent_tid: w[3],
-        child_tid: w[2],
-        tls: w[7],
-    };
-    fork::clone_process(t, &args)
+    clone_with(
+        t,
+        fork::CloneArgs {
+            flags: w[0],
+            exit_signal: w[4] as i32,
+            stack: stack.wrapping_add(stack_size),
+            parent_tid: w[3],
+            child_tid: w[2],
+            tls: w[7],
+        },
+    )
+}
+
+fn fork_like(flags: u64) -> fork::CloneArgs {
+    fork::CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD,
+        stack: 0,
+        parent_tid: 0,
+        child_tid: 0,
+        tls: 0,
+    }
 }
 
 pub fn fork(t: &mut Task, _a: [u64; 6]) -> SysResult {
-    fork::clone_process(
-        t,
-        &fork::CloneArgs {
-            flags: 0,
-            stack: 0,
-            parent_tid: 0,
-            child_tid: 0,
-            tls: 0,
-        },
-    )
+    fork::clone_process(t, &fork_like(0))
 }
 
 pub fn vfork(t: &mut Task, _a: [u64; 6]) -> SysResult {
-    let flags = fork::CLONE_VM | fork::CLONE_VFORK;
-    fork::clone_process(
-        t,
-        &fork::CloneArgs {
-            flags,
-            stack: 0,
-            parent_tid: 0,
-            child_tid: 0,
-            tls: 0,
-        },
-    )
+    fork::clone_process(t, &fork_like(fork::CLONE_VM | fork::CLONE_VFORK))
 }
 
 pub fn setpgid(t: &mut Task, a: [u64; 6]) -> SysResult {

@@ -1,5 +1,6 @@
 //! wait4 and waitid: reaping children and hearing about stops and continues.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -41,7 +42,13 @@ struct Found {
     cpu: crate::process::CpuTimes,
 }
 
-fn matches(c: &Process, which: Which) -> bool {
+fn matches(c: &Process, which: Which, opts: u32) -> bool {
+    // Linux's eligible_child: __WALL waits for every child, __WCLONE only for clone
+    // children (exit signal other than SIGCHLD), neither only for the others.
+    let clone_child = c.exit_signal.load(Ordering::SeqCst) != SIGCHLD;
+    if opts & WALL == 0 && clone_child != (opts & WCLONE != 0) {
+        return false;
+    }
     match which {
         Which::Any => true,
         Which::Pid(p) => c.pid == p,
@@ -58,7 +65,7 @@ fn scan(t: &Task, which: Which, opts: u32, consume: bool) -> Result<Option<Found
         .children
         .iter()
         .filter_map(|&c| t.kernel.process(c))
-        .filter(|c| matches(c, which))
+        .filter(|c| matches(c, which, opts))
         .collect();
     if kids.is_empty() {
         return Err(Errno::ECHILD);
