@@ -11,7 +11,7 @@ use crate::error::{check, VprocError};
 use crate::layout::{TRAMPOLINE_CMD, TRAMPOLINE_CODE};
 use crate::physmem::{Physmem, PAGE_SIZE};
 use crate::regs::{FpRegs, Regs, XState};
-use crate::trampoline::ENTRY_SIZE;
+use crate::trampoline::{ENTRY_SIZE, THREAD_OFFSET};
 use crate::zygote::Zygote;
 
 /// Why a guest thread stopped.
@@ -388,20 +388,7 @@ impl StubThread {
         regs.0.r14 = batch.len() as u64;
         regs.0.orig_rax = u64::MAX;
         self.set_regs(&regs)?;
-        loop {
-            match self.resume_until_stop(libc::PTRACE_CONT)? {
-                Stop::Fault(f) if f.signo == libc::SIGTRAP => break,
-                // A host signal (e.g. the freezer's kick) during a batch: the batch
-                // keeps going; the kick is noticed at the next guest stop.
-                Stop::Signal(_) => continue,
-                _ => {
-                    return Err(VprocError::StubDied {
-                        tid: self.tid,
-                        during: "a host call",
-                    })
-                }
-            }
-        }
+        self.run_to_int3("a host call")?;
         let regs = self.get_regs()?;
         if regs.0.r14 != 0 {
             let failed = batch.len() - regs.0.r14 as usize;
@@ -411,6 +398,102 @@ impl StubThread {
             });
         }
         Ok(())
+    }
+
+    /// Runs trampoline code (registers already set) until it stops at its `int3`.
+    fn run_to_int3(&mut self, during: &'static str) -> Result<(), VprocError> {
+        loop {
+            match self.resume_until_stop(libc::PTRACE_CONT)? {
+                Stop::Fault(f) if f.signo == libc::SIGTRAP => return Ok(()),
+                // A host signal (e.g. the freezer's kick) during host work: the work
+                // goes on; the kick is noticed at the next guest stop.
+                Stop::Signal(_) => continue,
+                _ => {
+                    return Err(VprocError::StubDied {
+                        tid: self.tid,
+                        during,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Starts another host thread in this stub and returns its tid. The new thread
+    /// waits, untraced, in pause() until some kernel thread `adopt`s it. The caller's
+    /// registers are clobbered, as with `inject`.
+    pub fn spawn_thread(&mut self) -> Result<libc::pid_t, VprocError> {
+        const FLAGS: u64 = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM) as u64;
+        let mut regs = self.get_regs()?;
+        regs.0.rip = TRAMPOLINE_CODE + THREAD_OFFSET as u64;
+        regs.0.rax = libc::SYS_clone as u64;
+        (regs.0.rdi, regs.0.rsi, regs.0.rdx, regs.0.r10, regs.0.r8) = (FLAGS, 0, 0, 0, 0);
+        regs.0.orig_rax = u64::MAX;
+        self.set_regs(&regs)?;
+        self.run_to_int3("creating a thread")?;
+        let ret = self.get_regs()?.0.rax as i64;
+        if ret < 0 {
+            return Err(VprocError::Host {
+                op: "clone a stub thread",
+                source: std::io::Error::from_raw_os_error(-ret as i32),
+            });
+        }
+        Ok(ret as libc::pid_t)
+    }
+
+    /// Makes the calling kernel thread the tracer of `tid`, a thread `spawn_thread`
+    /// made in `space`, and stops it, ready for registers.
+    pub fn adopt(space: &Arc<AddressSpace>, tid: libc::pid_t) -> Result<StubThread, VprocError> {
+        let opts = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
+        // SAFETY: ptrace on a thread of our own stub; arguments per ptrace(2).
+        check("PTRACE_SEIZE", unsafe {
+            libc::ptrace(libc::PTRACE_SEIZE, tid, 0, opts as libc::c_long)
+        })?;
+        let mut t = StubThread {
+            tid,
+            space: space.clone(),
+            exited: false,
+        };
+        // SAFETY: as above; PTRACE_INTERRUPT takes no address or data.
+        check("PTRACE_INTERRUPT", unsafe {
+            libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0)
+        })?;
+        loop {
+            let status = t.wait()?;
+            if !libc::WIFSTOPPED(status) {
+                t.exited = true;
+                return Err(VprocError::StubDied {
+                    tid,
+                    during: "thread adoption",
+                });
+            }
+            if status >> 16 == libc::PTRACE_EVENT_STOP {
+                return Ok(t);
+            }
+            t.resume(libc::PTRACE_CONT, 0)?;
+        }
+    }
+
+    /// Ends this host thread alone: its guest thread exited while others go on. The
+    /// thread is reaped before this returns, so the tracer may go too (PTRACE_O_EXITKILL
+    /// would otherwise take the whole stub with it).
+    pub fn exit_thread(mut self) -> Result<(), VprocError> {
+        let mut regs = self.get_regs()?;
+        regs.0.rip = TRAMPOLINE_CODE + THREAD_OFFSET as u64;
+        regs.0.rax = libc::SYS_exit as u64;
+        regs.0.rdi = 0;
+        regs.0.orig_rax = u64::MAX;
+        self.set_regs(&regs)?;
+        loop {
+            match self.resume_until_stop(libc::PTRACE_CONT)? {
+                Stop::Exited(_) | Stop::Killed(_) => return Ok(()),
+                _ => continue,
+            }
+        }
     }
 
     /// Kills the stub thread's whole process and reaps the tracee.

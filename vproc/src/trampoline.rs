@@ -25,6 +25,26 @@ pub const CODE: [u8; 54] = [
     0xce, 0xeb, 0xcd, 0xcc, 0xeb, 0xfd,
 ];
 
+/// Thread creation, at `THREAD_OFFSET` in the same page. The tracer sets rax and the
+/// arguments of a host `clone` and resumes here; the parent stops at `int3` with the
+/// new tid in rax, and the untraced child waits in pause() until a tracer adopts it:
+///
+/// ```text
+/// entry:  syscall ; test rax,rax ; jz child
+/// parent: int3 ; jmp parent
+/// child:  mov eax,34 (pause) ; syscall ; jmp child
+/// ```
+///
+/// The `syscall` at `entry` also ends a thread (rax = exit). A guest jumping here is
+/// under PTRACE_SYSEMU like anywhere else and gains nothing.
+pub const THREAD_CODE: [u8; 19] = [
+    0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0x03, 0xcc, 0xeb, 0xfd, 0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f,
+    0x05, 0xeb, 0xf7,
+];
+
+/// Where `THREAD_CODE` goes in the code page (after `CODE`).
+pub const THREAD_OFFSET: usize = 0x40;
+
 /// Offset of the `syscall` instruction (where a guest jumping in would land).
 pub const SYSCALL_OFFSET: u64 = 0x20;
 

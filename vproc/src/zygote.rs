@@ -252,6 +252,9 @@ unsafe fn stub_main(physmem_fd: RawFd, cmd_off: u64) -> ! {
         }
         let page = std::slice::from_raw_parts_mut(code.cast::<u8>(), PAGE_SIZE as usize);
         page[..trampoline::CODE.len()].copy_from_slice(&trampoline::CODE);
+        let thread =
+            trampoline::THREAD_OFFSET..trampoline::THREAD_OFFSET + trampoline::THREAD_CODE.len();
+        page[thread].copy_from_slice(&trampoline::THREAD_CODE);
         let pid = libc::getpid() as u64;
         let setup: [[u64; 7]; 3] = [
             [libc::SYS_munmap as u64, 0, TRAMPOLINE_CODE, 0, 0, 0, 0],

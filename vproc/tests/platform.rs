@@ -111,3 +111,26 @@ fn fpu_and_xsave_state_round_trip() {
     );
     t.set_xstate(&xs).unwrap();
 }
+
+#[test]
+fn a_second_thread_is_adopted_by_another_tracer_and_exits_alone() {
+    // mov eax, 186 (gettid); syscall; jmp $-7 (back to the mov)
+    let code = [0xb8, 186, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
+    let (_pm, mut t, mut regs, _z) = stub_with_code(&code);
+    let tid = t.spawn_thread().unwrap();
+    assert_ne!(tid, t.tid());
+    let space = t.space().clone();
+    let start = regs;
+    let other = std::thread::spawn(move || {
+        let mut u = vproc::StubThread::adopt(&space, tid).unwrap();
+        let mut r = start;
+        assert_eq!(u.run(&mut r).unwrap(), Stop::Syscall);
+        assert_eq!(r.syscall().0, 186);
+        u.exit_thread().unwrap();
+    });
+    other.join().unwrap();
+    // The first thread still runs guest code after its sibling is gone.
+    assert_eq!(t.run(&mut regs).unwrap(), Stop::Syscall);
+    assert_eq!(regs.syscall().0, 186);
+    t.kill();
+}
