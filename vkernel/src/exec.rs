@@ -10,6 +10,7 @@ use crate::fs::inode::{Inode, S_IFDIR, S_IFREG};
 use crate::fs::{permitted, Walk, MAY_EXEC};
 use crate::loader::{build_stack, load_elf, Credentials};
 use crate::mm::Vmspace;
+use crate::sched::wait_on;
 use crate::task::Task;
 
 /// Linux allows an interpreter chain of this many `#!` scripts.
@@ -154,7 +155,9 @@ fn load_and_switch(
         egid: cred.egid,
     };
     let stack = build_stack(&mut vm, STACK_TOP, &img, &argv, &envp, path, creds)?;
-    // The point of no return: the old image goes away.
+    // The point of no return: the other threads and the old image go away.
+    let old_space = t.space();
+    de_thread(t).map_err(|_| ExecError::from(Errno::EAGAIN))?;
     let wipe = [
         HostCall::unmap(0, TRAMPOLINE_CODE),
         HostCall::unmap(TRAMPOLINE_END, HOST_USER_TOP - TRAMPOLINE_END),
@@ -163,7 +166,7 @@ fn load_and_switch(
         .inject(&wipe)
         .map_err(|_| ExecError::from(Errno::ENOMEM))?;
     let old = t.process.mm.replace(vm);
-    old.lock().leave(t.space());
+    old.lock().leave(old_space);
     drop(old);
     // What clone shared (CLONE_FILES, CLONE_SIGHAND) becomes private to the new image.
     t.process.files.unshare();
@@ -178,6 +181,36 @@ fn load_and_switch(
     // A vfork parent waits for this moment (or the child's exit).
     t.process.life().vfork_done = true;
     t.process.vfork_event.notify_all();
+    Ok(())
+}
+
+/// Linux's de_thread: execve ends every other thread first, and the caller goes on
+/// as the thread group leader, with the process's pid as its tid. A caller that is not
+/// its stub's first host thread moves to a fresh stub (that first thread cannot end
+/// while ours lives; the old stub goes away with it).
+fn de_thread(t: &mut Task) -> Result<(), vproc::VprocError> {
+    let alone = t.process.threads().len() == 1;
+    if alone && t.hosts_the_leader() {
+        return Ok(());
+    }
+    t.process.life().execing = Some(t.tid);
+    t.zap_other_threads();
+    let p = t.process.clone();
+    let me = t.tid;
+    let only_me = || (p.threads().iter().all(|th| th.tid == me)).then_some(());
+    let fatal = || t.fatal_signal_pending();
+    let ended = wait_on(&t.me.waker, &[&p.thread_exit], None, &fatal, only_me);
+    p.life().execing = None;
+    if ended.is_err() {
+        // SIGKILL for the whole process: it dies anyway.
+        return Ok(());
+    }
+    if !t.hosts_the_leader() {
+        t.move_to_fresh_stub()?;
+    }
+    if t.tid != p.pid {
+        t.become_leader();
+    }
     Ok(())
 }
 

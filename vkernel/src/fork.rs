@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use crate::mm::{GuestPtr, UserMem};
 use crate::process::{Process, Shared, Thread, Tree};
 use crate::sched::wait_on;
-use crate::task::Task;
+use crate::task::{StubSource, Task};
 
 pub const CLONE_VM: u64 = 0x100;
 pub const CLONE_FS: u64 = 0x200;
@@ -45,8 +45,7 @@ pub struct CloneArgs {
 /// Creates a child process; returns its pid.
 pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
     if a.flags & CLONE_THREAD != 0 {
-        // Threads arrive with the threads work.
-        return Err(Errno::EINVAL);
+        return clone_thread(t, a);
     }
     if a.flags & CLONE_SIGHAND != 0 && a.flags & CLONE_VM == 0
         || a.flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == CLONE_SIGHAND | CLONE_CLEAR_SIGHAND
@@ -70,7 +69,7 @@ pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
     }
     let me = Thread::new(pid);
     me.signals().mask = t.me.signals().mask;
-    if let Err(e) = k.spawn_task(child.clone(), me, setup) {
+    if let Err(e) = k.spawn_task(child.clone(), me, StubSource::Fresh, setup, None) {
         eprintln!("vkernel: cannot start a task thread: {e}");
         k.reap(&parent, pid);
         return Err(Errno::EAGAIN);
@@ -85,6 +84,38 @@ pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
         });
     }
     Ok(pid as u64)
+}
+
+/// A new thread in the caller's process: a new host thread in the same stub, traced
+/// by a new kernel thread. Returns its tid once that thread has taken it over.
+fn clone_thread(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
+    // Linux: a thread shares the handler table, which needs shared memory. Threads
+    // share one Process here, so a thread with its own fd table or cwd cannot be made.
+    let needed = CLONE_SIGHAND | CLONE_VM | CLONE_FILES | CLONE_FS;
+    if a.flags & needed != needed || a.flags & (CLONE_VFORK | CLONE_PARENT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if t.process.life().group_exit.is_some() {
+        return Err(Errno::EAGAIN);
+    }
+    let k = t.kernel.clone();
+    let tid = k.alloc_pid();
+    let host_tid = t.thread.spawn_thread().map_err(|_| Errno::EAGAIN)?;
+    let setup = child_setup(t, a, tid)?;
+    let me = Thread::new(tid);
+    me.signals().mask = t.me.signals().mask;
+    // Before the thread runs: it may exit (and clear the same word) at once.
+    if a.flags & CLONE_PARENT_SETTID != 0 {
+        let _ = t.process.mm().write_val(GuestPtr(a.parent_tid), &tid);
+    }
+    let stub = StubSource::Adopt(t.thread.space().clone(), host_tid);
+    let (tx, rx) = std::sync::mpsc::channel();
+    k.spawn_task(t.process.clone(), me, stub, setup, Some(tx))
+        .map_err(|_| Errno::EAGAIN)?;
+    if rx.recv() != Ok(true) {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(tid as u64)
 }
 
 fn new_child(t: &Task, pid: i32, a: &CloneArgs) -> Arc<Process> {
@@ -148,14 +179,21 @@ fn child_setup(
     if a.flags & CLONE_SETTLS != 0 {
         regs.0.fs_base = a.tls;
     }
-    let (altstack, flags, child_tid) = (t.altstack, a.flags, a.child_tid);
+    // Linux clears the alternate stack of a child that shares memory but not vfork's
+    // borrowed stack: both would run on it.
+    let altstack = if a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM {
+        Default::default()
+    } else {
+        t.altstack
+    };
+    let (flags, child_tid) = (a.flags, a.child_tid);
     Ok(move |c: &mut Task| {
         // Segment selectors come from the fresh stub; everything else from the parent.
         let template = c.regs;
         regs.0.cs = template.0.cs;
         regs.0.ss = template.0.ss;
         c.regs = regs;
-        if flags & CLONE_VM != 0 {
+        if flags & (CLONE_VM | CLONE_THREAD) == CLONE_VM {
             // The fresh stub maps nothing yet; it faults in what it touches.
             c.process.mm().join(c.space());
         }

@@ -24,6 +24,7 @@ pub struct Kernel {
     pub opts: Options,
     pub boot_time: Instant,
     pub timers: Arc<crate::sched::timer::Timers>,
+    pub futexes: crate::futex::FutexTable,
     procs: Mutex<BTreeMap<i32, Arc<Process>>>,
     next_pid: AtomicI32,
     enosys_logged: Mutex<HashSet<u64>>,
@@ -47,6 +48,7 @@ impl Kernel {
             opts,
             boot_time: Instant::now(),
             timers,
+            futexes: Default::default(),
             procs: Mutex::new(BTreeMap::new()),
             next_pid: AtomicI32::new(1),
             enosys_logged: Mutex::new(HashSet::new()),
@@ -217,6 +219,7 @@ impl Kernel {
             l.vfork_done = true;
         }
         p.vfork_event.notify_all();
+        p.thread_exit.notify_all();
         self.reparent_children(p);
         let (code, st) = match status {
             ExitStatus::Code(c) => (crate::signal::CLD_EXITED, c),
@@ -243,35 +246,44 @@ impl Kernel {
         init.child_event.notify_all();
     }
 
-    /// Starts a kernel thread that creates `process`'s stub, lets `setup` prepare the
-    /// task, runs it, and ends the process when it returns.
+    /// Starts a kernel thread that takes a stub thread from `stub`, lets `setup`
+    /// prepare the task, and runs it; the last thread of a process ends the process.
+    /// `started` hears whether the stub thread was taken (thread creation waits for it).
     pub fn spawn_task(
         self: &Arc<Self>,
         process: Arc<Process>,
         me: Arc<crate::process::Thread>,
+        stub: crate::task::StubSource,
         setup: impl FnOnce(&mut crate::task::Task) -> bool + Send + 'static,
+        started: Option<std::sync::mpsc::Sender<bool>>,
     ) -> std::io::Result<()> {
         let k = self.clone();
+        let tid = me.tid;
         std::thread::Builder::new()
-            .name(format!("pid{}", process.pid))
+            .name(format!("tid{tid}"))
             .spawn(move || {
-                let (status, core, cpu) = match crate::task::new_task(&k, &process, me) {
+                let task = crate::task::new_task(&k, &process, me, stub);
+                if let Some(s) = started {
+                    let _ = s.send(task.is_ok());
+                }
+                match task {
                     Ok(mut task) => {
-                        let end = if setup(&mut task) {
-                            (task.run(), task.core)
+                        let status = if setup(&mut task) {
+                            task.run()
                         } else {
-                            (ExitStatus::Signal(libc::SIGKILL), false)
+                            ExitStatus::Signal(libc::SIGKILL)
                         };
-                        task.exit_mm();
-                        // Read before the task (and with it the stub) goes away.
-                        (end.0, end.1, process.cpu())
+                        if let Some((status, core, cpu)) = task.finish(status) {
+                            k.exit_process(&process, status, core, cpu);
+                        }
                     }
-                    Err(e) => {
+                    Err(e) if process.threads().is_empty() => {
                         eprintln!("vkernel: pid {}: cannot create its stub: {e}", process.pid);
-                        (ExitStatus::Signal(libc::SIGKILL), false, Default::default())
+                        let status = ExitStatus::Signal(libc::SIGKILL);
+                        k.exit_process(&process, status, false, Default::default());
                     }
-                };
-                k.exit_process(&process, status, core, cpu);
+                    Err(e) => eprintln!("vkernel: tid {tid}: cannot adopt its stub thread: {e}"),
+                }
             })?;
         Ok(())
     }

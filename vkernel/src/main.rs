@@ -3,6 +3,7 @@
 mod exec;
 mod fork;
 mod fs;
+mod futex;
 mod host;
 mod kernel;
 mod loader;
@@ -26,7 +27,7 @@ use crate::fs::inode::Inode;
 use crate::fs::{Cred, FdEntry, FdTable, FileKind, OpenFile};
 use crate::kernel::{Kernel, Options};
 use crate::mm::Vmspace;
-use crate::process::{FsState, Process, Shared, Thread, Tree};
+use crate::process::{ExitStatus, FsState, Process, Shared, Thread, Tree};
 
 #[derive(Parser)]
 #[command(
@@ -307,8 +308,8 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         Cred::ROOT,
     );
     kernel.add_process(process.clone());
-    let mut task =
-        task::new_task(&kernel, &process, Thread::new(pid)).context("creating pid 1's stub")?;
+    let mut task = task::new_task(&kernel, &process, Thread::new(pid), task::StubSource::Fresh)
+        .context("creating pid 1's stub")?;
     let path = argv[0].clone();
     if let Err(e) = exec::execve(&mut task, &path, argv, guest_env()) {
         let name = String::from_utf8_lossy(&path);
@@ -320,6 +321,17 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         });
     }
     let status = task.run();
+    let status = match task.finish(status) {
+        Some((status, ..)) => status,
+        // execve in another thread moved pid 1 to a fresh stub; its task ends it.
+        None => {
+            let p = process.clone();
+            let ended = || p.life().exit;
+            let waker = sched::Waker::new();
+            sched::wait_on(&waker, &[&process.thread_exit], None, &|| false, ended)
+                .unwrap_or(ExitStatus::Signal(libc::SIGKILL))
+        }
+    };
     // The whole system ends with pid 1: main exits, and with it every task thread
     // and (through PTRACE_O_EXITKILL) every stub.
     Ok(status.host_code() as u8)

@@ -201,6 +201,15 @@ pub struct Life {
     pub vfork_done: bool,
     /// The process has called execve (setpgid on it from the parent is EACCES).
     pub did_exec: bool,
+    /// exit_group or a fatal signal: the status every thread ends with, and whether
+    /// it dumps core (Linux's SIGNAL_GROUP_EXIT and group_exit_code).
+    pub group_exit: Option<(ExitStatus, bool)>,
+    /// The status of the thread that ended last, which (Linux does so) is the
+    /// process's status when no group exit decided it.
+    pub last_thread_exit: Option<(ExitStatus, bool)>,
+    /// A thread in execve is ending the others (Linux's group_exec_task): their
+    /// SIGKILL ends only them.
+    pub execing: Option<i32>,
 }
 
 /// A part of a process that clone can share with the child (CLONE_VM, CLONE_FILES,
@@ -288,6 +297,11 @@ pub struct Process {
     /// The signal the parent gets at our end (clone's low byte; SIGCHLD but for
     /// clone children, and SIGCHLD again once reparented).
     pub exit_signal: AtomicI32,
+    /// Notified when a thread ends and when the process ends.
+    pub thread_exit: WaitQueue,
+    /// The stub process that hosts the threads (execve from a thread moves them to a
+    /// fresh one).
+    pub stub_pid: AtomicI32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -328,22 +342,17 @@ impl Process {
             real_timer: Mutex::new(RealTimer::default()),
             posix_timers: Mutex::new(PosixTimers::default()),
             exit_signal: AtomicI32::new(libc::SIGCHLD),
+            thread_exit: WaitQueue::default(),
+            stub_pid: AtomicI32::new(0),
         })
     }
 
-    /// CPU time so far: the stubs of its live threads, or the final figure.
+    /// CPU time so far: the stub hosting its threads, or the final figure.
     pub fn cpu(&self) -> CpuTimes {
         if self.life().exit.is_some() {
             return self.life().cpu;
         }
-        let stubs: Vec<i32> = self
-            .threads()
-            .iter()
-            .map(|t| t.stub_pid.load(Ordering::SeqCst))
-            .collect();
-        stubs.into_iter().fold(CpuTimes::default(), |acc, pid| {
-            acc.add(CpuTimes::of_stub(pid))
-        })
+        CpuTimes::of_stub(self.stub_pid.load(Ordering::SeqCst))
     }
 
     pub fn posix_timers(&self) -> MutexGuard<'_, PosixTimers> {
@@ -376,6 +385,28 @@ impl Process {
 
     pub fn add_thread(&self, t: Arc<Thread>) {
         lock(&self.threads).push(t);
+    }
+
+    /// Takes a thread out (it ended); returns how many remain.
+    pub fn remove_thread(&self, tid: i32) -> usize {
+        let left = {
+            let mut threads = lock(&self.threads);
+            threads.retain(|t| t.tid != tid);
+            threads.len()
+        };
+        self.thread_exit.notify_all();
+        left
+    }
+
+    /// Puts `new` where the thread `old` was (execve's thread takes the leader's tid).
+    pub fn replace_thread(&self, old: i32, new: Arc<Thread>) {
+        let mut threads = lock(&self.threads);
+        threads.retain(|t| t.tid != old);
+        threads.push(new);
+    }
+
+    pub fn thread(&self, tid: i32) -> Option<Arc<Thread>> {
+        lock(&self.threads).iter().find(|t| t.tid == tid).cloned()
     }
 
     pub fn shared_pending(&self) -> MutexGuard<'_, SigQueue> {
@@ -485,7 +516,7 @@ impl Process {
             cwd,
             uid: cred.uid,
             gid: cred.gid,
-            threads: 1,
+            threads: self.threads().len().max(1) as u32,
             vm_bytes,
             rss_bytes,
             maps,
@@ -610,6 +641,9 @@ mod tests {
             continued: false,
             vfork_done: true,
             did_exec: true,
+            group_exit: Some((ExitStatus::Signal(11), true)),
+            last_thread_exit: Some((ExitStatus::Code(5), false)),
+            execing: Some(4),
         });
         round_trip(&Life {
             exit: Some(ExitStatus::Code(3)),

@@ -12,7 +12,7 @@ use vproc::{Regs, Stop, StubThread};
 
 use crate::kernel::{Kernel, KernelView};
 use crate::mm::{FaultOutcome, GuestPtr, UserMem, Vmspace, SEGV_MAPERR};
-use crate::process::{ExitStatus, Process, Thread};
+use crate::process::{CpuTimes, ExitStatus, Process, Thread};
 use crate::sched::{Block, Waker};
 use crate::signal::{Restart, SigInfo};
 use crate::strace;
@@ -101,13 +101,16 @@ impl Task {
     }
 
     /// Applies queued address-space changes to the stub, then frees released frames.
+    /// The vmspace stays locked throughout: the stub's other threads share the queue,
+    /// and none may free a frame (or run on) before the calls that drop it have run.
     pub fn flush_mm(&mut self) -> Result<(), vproc::VprocError> {
         let space = self.space();
-        let calls = self.process.mm().take_pending(space);
+        let mut mm = self.process.mm();
+        let calls = mm.take_pending(space);
         if !calls.is_empty() {
             self.thread.inject(&calls)?;
         }
-        self.process.mm().release_frames();
+        mm.release_frames();
         Ok(())
     }
 
@@ -186,7 +189,7 @@ impl Task {
                         "vkernel: out of guest memory: killing pid {}",
                         self.process.pid
                     );
-                    self.exit = Some(ExitStatus::Signal(libc::SIGKILL));
+                    self.group_exit(ExitStatus::Signal(libc::SIGKILL), false);
                     return;
                 }
                 FaultOutcome::Segv(c) => code = c,
@@ -215,12 +218,8 @@ impl Task {
     /// sees the CLONE_CHILD_CLEARTID word cleared, and the stub leaves the vmspace,
     /// whose frames go back to physmem unless another process shares it.
     pub fn exit_mm(&mut self) {
-        if self.clear_child_tid != 0 && self.process.mm.is_shared() {
-            // A bad pointer is the guest's problem; Linux ignores the fault too.
-            let _ = self
-                .process
-                .mm()
-                .write_val(GuestPtr(self.clear_child_tid), &0i32);
+        if self.process.mm.is_shared() {
+            self.release_child_tid();
         }
         let space = self.space();
         let old = self
@@ -228,6 +227,121 @@ impl Task {
             .mm
             .replace(Vmspace::new(self.kernel.physmem.clone()));
         old.lock().leave(space);
+    }
+
+    /// exit_group, or a fatal signal: the whole thread group ends with `status` (the
+    /// first such event decides), every other thread by a SIGKILL of its own.
+    pub fn group_exit(&mut self, status: ExitStatus, core: bool) {
+        {
+            let mut l = self.process.life();
+            if l.group_exit.is_none() {
+                l.group_exit = Some((status, core));
+            }
+        }
+        self.zap_other_threads();
+        self.exit = Some(status);
+        self.core = core;
+    }
+
+    /// Sends SIGKILL to every other thread of the process.
+    pub fn zap_other_threads(&self) {
+        for th in self.process.threads() {
+            if th.tid != self.tid {
+                th.signals()
+                    .pending
+                    .push(crate::signal::SigInfo::kernel(crate::signal::SIGKILL));
+                th.kick();
+            }
+        }
+    }
+
+    /// Whether the stub thread is its process's first (host) thread, which cannot end
+    /// before the others (as a thread group leader on Linux).
+    pub fn hosts_the_leader(&self) -> bool {
+        self.thread.tid() == self.thread.space().pid()
+    }
+
+    /// execve from a thread: this task leaves its stub for a fresh one. The old stub
+    /// dies with the old StubThread; a parked leader task sees the move and ends.
+    pub fn move_to_fresh_stub(&mut self) -> Result<(), vproc::VprocError> {
+        let fresh = StubSource::Fresh.take(&self.kernel)?;
+        self.thread = fresh;
+        self.thread.share_cpu_with_tracer();
+        let (pid, tid) = (self.thread.space().pid(), self.thread.tid());
+        self.me.stub_pid.store(pid, Ordering::SeqCst);
+        self.me.stub_tid.store(tid, Ordering::SeqCst);
+        self.process.stub_pid.store(pid, Ordering::SeqCst);
+        self.process.thread_exit.notify_all();
+        Ok(())
+    }
+
+    /// execve from a thread: the caller takes the leader's tid (the pid).
+    pub fn become_leader(&mut self) {
+        let leader = Thread::new(self.process.pid);
+        {
+            let mut old = self.me.signals();
+            let mut new = leader.signals();
+            new.mask = old.mask;
+            new.pending = std::mem::take(&mut old.pending);
+        }
+        let (pid, tid) = (&self.me.stub_pid, &self.me.stub_tid);
+        leader
+            .stub_pid
+            .store(pid.load(Ordering::SeqCst), Ordering::SeqCst);
+        leader
+            .stub_tid
+            .store(tid.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.process.replace_thread(self.tid, leader.clone());
+        self.me = leader;
+        self.tid = self.process.pid;
+    }
+
+    /// The end of this guest thread. Returns the process's end (status, core, CPU
+    /// time) when this was its last thread; the caller then ends the process.
+    pub fn finish(&mut self, status: ExitStatus) -> Option<(ExitStatus, bool, CpuTimes)> {
+        crate::futex::exit_robust_list(self);
+        self.process.life().last_thread_exit = Some((status, self.core));
+        let left = self.process.remove_thread(self.tid);
+        if left > 0 && !self.hosts_the_leader() {
+            self.release_child_tid();
+            // Reaped before the task ends: PTRACE_O_EXITKILL would take the stub along.
+            let _ = self.thread.exit_thread();
+            return None;
+        }
+        if left > 0 {
+            self.release_child_tid();
+            // Like Linux's zombie leader: the stub's first thread waits for the others.
+            let p = self.process.clone();
+            let mine = self.thread.space().pid();
+            let moved = || p.stub_pid.load(Ordering::SeqCst) != mine;
+            let _ =
+                crate::sched::wait_on(&self.me.waker, &[&p.thread_exit], None, &|| false, || {
+                    (p.threads().is_empty() || moved()).then_some(())
+                });
+            if moved() {
+                // execve in another thread took the process to a fresh stub.
+                return None;
+            }
+        }
+        let (status, core) = {
+            let l = self.process.life();
+            l.group_exit
+                .or(l.last_thread_exit)
+                .unwrap_or((status, self.core))
+        };
+        let cpu = CpuTimes::of_stub(self.thread.space().pid());
+        self.exit_mm();
+        Some((status, core, cpu))
+    }
+
+    /// CLONE_CHILD_CLEARTID / set_tid_address: the word is cleared and one waiter on it
+    /// woken, for whoever shares the memory (pthread_join waits there).
+    fn release_child_tid(&mut self) {
+        let addr = std::mem::take(&mut self.clear_child_tid);
+        if addr == 0 || self.process.mm().write_val(GuestPtr(addr), &0i32).is_err() {
+            return;
+        }
+        let _ = crate::futex::wake(self, addr, 1, crate::futex::BITSET_ANY);
     }
 
     fn die(&mut self, why: &str) -> ExitStatus {
@@ -255,16 +369,39 @@ impl Drop for Task {
     }
 }
 
-/// A new task for `process` on the calling thread: forks a stub, which this thread
-/// traces from now on.
+/// Where a new task's stub thread comes from.
+pub enum StubSource {
+    /// A fresh stub process (a new process, or execve leaving a threaded stub).
+    Fresh,
+    /// A thread `StubThread::spawn_thread` made in an existing stub (a new thread).
+    Adopt(Arc<vproc::AddressSpace>, libc::pid_t),
+}
+
+impl StubSource {
+    /// The stub thread, traced by the calling kernel thread from now on.
+    pub fn take(self, kernel: &Kernel) -> Result<StubThread, vproc::VprocError> {
+        match self {
+            StubSource::Fresh => {
+                vproc::AddressSpace::spawn(&kernel.zygote, &kernel.physmem).map(|(_, t)| t)
+            }
+            StubSource::Adopt(space, tid) => StubThread::adopt(&space, tid),
+        }
+    }
+}
+
+/// A new task for `process` on the calling thread, tracing a stub thread from `stub`.
 pub fn new_task(
     kernel: &Arc<Kernel>,
     process: &Arc<Process>,
     me: Arc<Thread>,
+    stub: StubSource,
 ) -> Result<Task, vproc::VprocError> {
-    let (space, thread) = vproc::AddressSpace::spawn(&kernel.zygote, &kernel.physmem)?;
-    me.stub_pid.store(space.pid(), Ordering::SeqCst);
+    let thread = stub.take(kernel)?;
+    me.stub_pid.store(thread.space().pid(), Ordering::SeqCst);
     me.stub_tid.store(thread.tid(), Ordering::SeqCst);
+    process
+        .stub_pid
+        .store(thread.space().pid(), Ordering::SeqCst);
     let regs = thread.get_regs()?;
     process.add_thread(me.clone());
     Ok(Task {

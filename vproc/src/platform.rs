@@ -480,8 +480,9 @@ impl StubThread {
 
     /// Ends this host thread alone: its guest thread exited while others go on. The
     /// thread is reaped before this returns, so the tracer may go too (PTRACE_O_EXITKILL
-    /// would otherwise take the whole stub with it).
-    pub fn exit_thread(mut self) -> Result<(), VprocError> {
+    /// would otherwise take the whole stub with it). Not for the stub's first thread
+    /// while others live: the host reports a leader's exit only after theirs.
+    pub fn exit_thread(&mut self) -> Result<(), VprocError> {
         let mut regs = self.get_regs()?;
         regs.0.rip = TRAMPOLINE_CODE + THREAD_OFFSET as u64;
         regs.0.rax = libc::SYS_exit as u64;

@@ -87,6 +87,8 @@ pub enum FaultOutcome {
 const FAULT_WINDOW: u64 = 16;
 
 pub struct Vmspace {
+    /// Names the vmspace in private futex keys (unique for the kernel's lifetime).
+    id: u64,
     physmem: Arc<Physmem>,
     vmas: BTreeMap<u64, Vma>,
     ptes: BTreeMap<u64, Pte>,
@@ -98,7 +100,9 @@ pub struct Vmspace {
 
 impl Vmspace {
     pub fn new(physmem: Arc<Physmem>) -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Vmspace {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             physmem,
             vmas: BTreeMap::new(),
             ptes: BTreeMap::new(),
@@ -107,6 +111,10 @@ impl Vmspace {
             stack_top: 0,
             log: HostCallLog::default(),
         }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn physmem(&self) -> &Arc<Physmem> {

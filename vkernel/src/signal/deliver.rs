@@ -57,10 +57,15 @@ fn default_action_of(t: &mut Task, sig: i32) {
     match default_action(sig) {
         DefaultAction::Ignore | DefaultAction::Continue => {}
         DefaultAction::Stop => stop(t, sig),
-        DefaultAction::Terminate => t.exit = Some(ExitStatus::Signal(sig)),
-        DefaultAction::Core => {
-            t.exit = Some(ExitStatus::Signal(sig));
-            t.core = true;
+        DefaultAction::Terminate | DefaultAction::Core => {
+            let core = default_action(sig) == DefaultAction::Core;
+            let execing = t.process.life().execing.is_some_and(|tid| tid != t.tid);
+            if execing && sig == SIGKILL {
+                // execve in another thread ends this one, not the process.
+                t.exit = Some(ExitStatus::Signal(sig));
+            } else {
+                t.group_exit(ExitStatus::Signal(sig), core);
+            }
         }
     }
 }
@@ -154,7 +159,7 @@ pub fn to_abi_info(i: &SigInfo) -> sigframe::SigInfo {
 fn setup_frame(t: &mut Task, info: &SigInfo, act: &SigAction) {
     let sig = info.signo;
     let Ok(xs) = t.thread.get_xstate() else {
-        t.exit = Some(ExitStatus::Signal(SIGKILL));
+        t.group_exit(ExitStatus::Signal(SIGKILL), false);
         return;
     };
     // After sigsuspend the frame records the caller's mask, not the temporary one.
@@ -216,8 +221,7 @@ fn setup_frame(t: &mut Task, info: &SigInfo, act: &SigAction) {
 /// Linux's force_sigsegv: a frame that cannot be written kills with SIGSEGV.
 fn fatal_segv(t: &mut Task, _sig: i32) {
     t.process.sigactions()[(SIGSEGV - 1) as usize].handler = SIG_DFL;
-    t.exit = Some(ExitStatus::Signal(SIGSEGV));
-    t.core = true;
+    t.group_exit(ExitStatus::Signal(SIGSEGV), true);
 }
 
 /// rt_sigreturn: restore what the frame saved.
@@ -263,6 +267,25 @@ pub fn sigreturn(t: &mut Task) -> Result<u64, nix::errno::Errno> {
 /// stopped process and discards pending stop signals; a stop signal discards a
 /// pending SIGCONT; signals the process ignores are dropped at once.
 pub fn send_to_process(k: &crate::kernel::Kernel, p: &Arc<crate::process::Process>, info: SigInfo) {
+    send(k, p, None, info);
+}
+
+/// tgkill: a signal for one thread (stop, continue and kill still act on the group).
+pub fn send_to_thread(
+    k: &crate::kernel::Kernel,
+    p: &Arc<crate::process::Process>,
+    th: &crate::process::Thread,
+    info: SigInfo,
+) {
+    send(k, p, Some(th), info);
+}
+
+fn send(
+    k: &crate::kernel::Kernel,
+    p: &Arc<crate::process::Process>,
+    thread: Option<&crate::process::Thread>,
+    info: SigInfo,
+) {
     let sig = info.signo;
     let stops = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
     if sig == SIGKILL {
@@ -308,5 +331,12 @@ pub fn send_to_process(k: &crate::kernel::Kernel, p: &Arc<crate::process::Proces
     if ignored && !blocked_everywhere {
         return;
     }
-    p.post_signal(info);
+    match thread {
+        Some(th) => {
+            th.signals().pending.push(info);
+            th.kick();
+            p.signal_event.notify_all();
+        }
+        None => p.post_signal(info),
+    }
 }

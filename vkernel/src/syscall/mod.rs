@@ -3,6 +3,7 @@
 mod cred;
 mod event;
 mod fs;
+mod futex;
 mod info;
 mod itimer;
 mod lock;
@@ -156,6 +157,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_setresgid => cred::setresgid(t, a),
         SYS_getresuid => cred::getresuid(t, a),
         SYS_getresgid => cred::getresgid(t, a),
+        SYS_futex => futex::futex(t, a),
         SYS_set_tid_address => process::set_tid_address(t, a),
         SYS_set_robust_list => process::set_robust_list(t, a),
         SYS_get_robust_list => process::get_robust_list(t, a),

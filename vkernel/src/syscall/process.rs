@@ -179,13 +179,14 @@ pub fn setsid(t: &mut Task, _a: [u64; 6]) -> SysResult {
     Ok(pid as u64)
 }
 
+/// exit: this thread ends; the process ends with its last thread.
 pub fn exit(t: &mut Task, a: [u64; 6]) -> SysResult {
-    // With one thread per process, exit ends the process like exit_group.
-    exit_group(t, a)
+    t.exit = Some(ExitStatus::Code(a[0] as i32 & 0xff));
+    Ok(0)
 }
 
 pub fn exit_group(t: &mut Task, a: [u64; 6]) -> SysResult {
-    t.exit = Some(ExitStatus::Code(a[0] as i32 & 0xff));
+    t.group_exit(ExitStatus::Code(a[0] as i32 & 0xff), false);
     Ok(0)
 }
 

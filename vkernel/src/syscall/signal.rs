@@ -210,12 +210,18 @@ pub fn tgkill(t: &mut Task, a: [u64; 6]) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t
-        .kernel
-        .process(tid)
-        .filter(|p| p.pid == tgid)
-        .ok_or(Errno::ESRCH)?;
-    send(t, vec![p], sig, SI_TKILL)
+    let (p, th) = find_thread(t, tid).ok_or(Errno::ESRCH)?;
+    if p.pid != tgid {
+        return Err(Errno::ESRCH);
+    }
+    let info = SigInfo {
+        signo: sig,
+        code: SI_TKILL,
+        pid: t.process.pid,
+        uid: t.process.cred().uid,
+        ..Default::default()
+    };
+    send_to_one_thread(t, &p, &th, info)
 }
 
 pub fn tkill(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -223,7 +229,31 @@ pub fn tkill(t: &mut Task, a: [u64; 6]) -> SysResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    tgkill(t, [tid as u64, tid as u64, a[1], 0, 0, 0])
+    let tgid = find_thread(t, tid).ok_or(Errno::ESRCH)?.0.pid;
+    tgkill(t, [tgid as u64, tid as u64, a[1], 0, 0, 0])
+}
+
+/// The live thread `tid` and its process.
+fn find_thread(t: &Task, tid: i32) -> Option<(Arc<Process>, Arc<crate::process::Thread>)> {
+    t.kernel
+        .all_processes()
+        .into_iter()
+        .find_map(|p| p.thread(tid).map(|th| (p, th)))
+}
+
+fn send_to_one_thread(
+    t: &Task,
+    p: &Arc<Process>,
+    th: &crate::process::Thread,
+    info: SigInfo,
+) -> SysResult {
+    if !may_signal(t, p) {
+        return Err(Errno::EPERM);
+    }
+    if info.signo != 0 {
+        deliver::send_to_thread(&t.kernel, p, th, info);
+    }
+    Ok(0)
 }
 
 pub fn rt_sigreturn(t: &mut Task, _a: [u64; 6]) -> SysResult {
@@ -287,7 +317,9 @@ pub fn rt_sigtimedwait(t: &mut Task, a: [u64; 6]) -> SysResult {
             .take(!set)
             .or_else(|| p.shared_pending().take(!set))
     };
-    let info = match crate::sched::block_on(t, &[], deadline, take) {
+    // Another thread may be the one kicked for a process-directed signal; the
+    // process's signal queue wakes every waiter.
+    let info = match crate::sched::block_on(t, &[&p.signal_event], deadline, take) {
         Ok(i) => i,
         Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
         Err(e) => return Err(e),
@@ -334,10 +366,16 @@ pub fn rt_sigqueueinfo(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// With one thread per process, the thread is the process.
+/// rt_sigqueueinfo aimed at one thread.
 pub fn rt_tgsigqueueinfo(t: &mut Task, a: [u64; 6]) -> SysResult {
-    if a[0] != a[1] {
+    let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, sig_arg(a[2])?);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(t, tgid, sig, a[3])?;
+    let (p, th) = find_thread(t, tid).ok_or(Errno::ESRCH)?;
+    if p.pid != tgid {
         return Err(Errno::ESRCH);
     }
-    rt_sigqueueinfo(t, [a[0], a[2], a[3], 0, 0, 0])
+    send_to_one_thread(t, &p, &th, info)
 }

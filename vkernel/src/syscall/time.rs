@@ -25,7 +25,7 @@ fn host_clock(t: &Task, clk: i32) -> Result<libc::clockid_t, Errno> {
     })
 }
 
-fn now(clk: libc::clockid_t) -> libc::timespec {
+pub(super) fn now(clk: libc::clockid_t) -> libc::timespec {
     let (s, n) = crate::host::clock(clk);
     libc::timespec {
         tv_sec: s,
@@ -157,7 +157,7 @@ fn ts_add(a: libc::timespec, b: libc::timespec) -> libc::timespec {
 }
 
 /// `target - now`, zero if past.
-fn ts_until(target: libc::timespec, now: libc::timespec) -> Duration {
+pub(super) fn ts_until(target: libc::timespec, now: libc::timespec) -> Duration {
     let t = target.tv_sec as i128 * 1_000_000_000 + target.tv_nsec as i128;
     let n = now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128;
     Duration::from_nanos((t - n).clamp(0, u64::MAX as i128) as u64)
