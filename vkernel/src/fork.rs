@@ -70,9 +70,9 @@ pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
 
 fn new_child(t: &Task, pid: i32, flags: u64) -> Arc<Process> {
     let p = &t.process;
-    let (pgid, sid) = {
+    let (pgid, sid, ctty) = {
         let tr = p.tree();
-        (tr.pgid, tr.sid)
+        (tr.pgid, tr.sid, tr.ctty)
     };
     let ppid = if flags & CLONE_PARENT != 0 {
         p.ppid()
@@ -84,6 +84,8 @@ fn new_child(t: &Task, pid: i32, flags: u64) -> Arc<Process> {
         pgid,
         sid,
         children: Vec::new(),
+        ctty,
+        tty_old_pgrp: None,
     };
     let vm = p.mm().fork();
     let files = p.files().clone();

@@ -255,6 +255,25 @@ fn tracing_log(e: &rootfs::ImageError) {
     eprintln!("vkernel: {e}");
 }
 
+/// The root directory of a kernel filesystem (/dev, /dev/pts, /proc), mounted on
+/// `parent` as `name`.
+pub fn mount_root_dir(
+    ino: u64,
+    dev: u64,
+    mode: u32,
+    parent: &Arc<Inode>,
+    name: &[u8],
+) -> Arc<Inode> {
+    let body = Body::Dir(DirData {
+        entries: BTreeMap::new(),
+        parent: Arc::downgrade(parent),
+        name: name.to_vec(),
+    });
+    let mut st = InodeState::new(S_IFDIR | mode, 0, 0, body);
+    st.nlink = 2;
+    Inode::new_mount_root(ino, dev, st)
+}
+
 /// Creates a directory inode under `parent` named `name` (not yet linked).
 pub fn new_dir(
     dev: u64,
