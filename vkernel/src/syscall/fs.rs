@@ -572,7 +572,8 @@ pub fn getdents64(t: &mut Task, a: [u64; 6]) -> SysResult {
 pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
     let fd = fd_arg(a[0]);
     let f = file(t, a[0])?;
-    let (req, arg) = (a[1], a[2]);
+    // The request is an unsigned int: musl passes it sign-extended (int request).
+    let (req, arg) = (u64::from(a[1] as u32), a[2]);
     match req {
         FIONBIO => {
             let on: i32 = t.process.mm().read_val(GuestPtr(arg))?;
