@@ -445,7 +445,9 @@ fn vtime_ends_a_read_with_nothing_typed() {
     c.expect("rc=0", STEP);
     c.prompt(STEP);
     // VMIN=2: the read waits for two typed bytes.
-    c.send("stty -icanon -echo min 2 time 0; head -c 2 | od -c | head -1; stty icanon echo min 1\r");
+    c.send(
+        "stty -icanon -echo min 2 time 0; head -c 2 | od -c | head -1; stty icanon echo min 1\r",
+    );
     thread::sleep(Duration::from_millis(300));
     c.send("xy");
     c.expect("x   y", STEP);
