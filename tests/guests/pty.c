@@ -443,6 +443,19 @@ static void mode_hangup(void) {
     vk_reap_ok(c, "SIGHUP, SIGCONT, then EOF and EIO after the master closed");
 }
 
+/* Reads a grandchild's 4-byte report ("hup\n" once its SIGHUP handler ran) from
+ * `fd` and closes it. The grandchild was reparented: under vkernel to us (pid 1),
+ * so it is reaped here, quietly. */
+static void expect_hup(int fd, const char *what) {
+    char buf[16] = {0};
+    ssize_t n = vk_readn(fd, buf, 4);
+    printf("%s: %.*s\n", what, (int)(n > 0 ? n - 1 : 0), buf);
+    CHECK(n == 4 && memcmp(buf, "hup\n", 4) == 0, "got %zd", n);
+    close(fd);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+}
+
 static void mode_leader(void) {
     int num;
     int m = open_pair(&num);
@@ -477,15 +490,8 @@ static void mode_leader(void) {
     }
     close(report[1]);
     vk_reap_ok(c, "session leader");
-    char buf[16] = {0};
-    ssize_t n = vk_readn(report[0], buf, 4);
-    printf("foreground group after the leader exited: %.*s\n", (int)(n > 0 ? n - 1 : 0), buf);
-    CHECK(n == 4 && memcmp(buf, "hup\n", 4) == 0, "got %zd", n);
-    close(report[0]);
+    expect_hup(report[0], "foreground group after the leader exited");
     close(m);
-    /* Under vkernel the group's process came to us (pid 1): reap it quietly. */
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
 }
 
 static void mode_orphan(void) {
@@ -510,13 +516,7 @@ static void mode_orphan(void) {
     }
     close(report[1]);
     vk_reap_ok(a, "the group's parent link");
-    char buf[16] = {0};
-    ssize_t n = vk_readn(report[0], buf, 4);
-    printf("stopped member of the orphaned group: %.*s\n", (int)(n > 0 ? n - 1 : 0), buf);
-    CHECK(n == 4 && memcmp(buf, "hup\n", 4) == 0, "got %zd", n);
-    close(report[0]);
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
+    expect_hup(report[0], "stopped member of the orphaned group");
 }
 
 int main(int argc, char **argv) {

@@ -264,14 +264,7 @@ pub fn mount_root_dir(
     parent: &Arc<Inode>,
     name: &[u8],
 ) -> Arc<Inode> {
-    let body = Body::Dir(DirData {
-        entries: BTreeMap::new(),
-        parent: Arc::downgrade(parent),
-        name: name.to_vec(),
-    });
-    let mut st = InodeState::new(S_IFDIR | mode, 0, 0, body);
-    st.nlink = 2;
-    Inode::new_mount_root(ino, dev, st)
+    Inode::new_mount_root(ino, dev, dir_state(mode, 0, 0, parent, name))
 }
 
 /// Creates a directory inode under `parent` named `name` (not yet linked).
@@ -283,6 +276,10 @@ pub fn new_dir(
     parent: &Arc<Inode>,
     name: &[u8],
 ) -> Arc<Inode> {
+    Inode::new(next_ino(), dev, dir_state(mode, uid, gid, parent, name))
+}
+
+fn dir_state(mode: u32, uid: u32, gid: u32, parent: &Arc<Inode>, name: &[u8]) -> InodeState {
     let body = Body::Dir(DirData {
         entries: BTreeMap::new(),
         parent: Arc::downgrade(parent),
@@ -290,5 +287,5 @@ pub fn new_dir(
     });
     let mut st = InodeState::new(S_IFDIR | (mode & 0o7777), uid, gid, body);
     st.nlink = 2;
-    Inode::new(next_ino(), dev, st)
+    st
 }
