@@ -2,7 +2,8 @@
 //! person at a terminal would: the init banner and the shell's prompt, echo of typed
 //! input, line editing (backspace, ^U), ^C interrupting a foreground job (status 130),
 //! ^Z stopping it and `fg` resuming it, `stty -a` showing a canonical, echoing
-//! terminal, and the host terminal's settings restored when the shell exits.
+//! terminal, non-canonical reads with VMIN/VTIME, and the host terminal's settings
+//! restored when the shell exits.
 //!
 //! vkernel runs as the session leader of a fresh session whose controlling terminal is
 //! the pty's slave side (stdin, stdout and stderr); the test writes keystrokes to the
@@ -433,4 +434,23 @@ fn exit_restores_the_host_terminal() {
     c.expect("changed", STEP);
     c.prompt(STEP);
     c.exit(5);
+}
+
+#[test]
+fn vtime_ends_a_read_with_nothing_typed() {
+    let mut c = Console::boot();
+    // Non-canonical with VMIN=0 VTIME=3: a read with nothing typed returns 0 after
+    // 0.3 s, which `head` takes for end of file.
+    c.send("stty -icanon min 0 time 3; head -c 1; echo \"rc=$?\"; stty icanon min 1 time 0\r");
+    c.expect("rc=0", STEP);
+    c.prompt(STEP);
+    // VMIN=2: the read waits for two typed bytes.
+    c.send(
+        "stty -icanon -echo min 2 time 0; head -c 2 | od -c | head -1; stty icanon echo min 1\r",
+    );
+    thread::sleep(Duration::from_millis(300));
+    c.send("xy");
+    c.expect("x   y", STEP);
+    c.prompt(STEP);
+    c.exit(0);
 }

@@ -120,9 +120,9 @@ fn clone_thread(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
 
 fn new_child(t: &Task, pid: i32, a: &CloneArgs) -> Arc<Process> {
     let (p, flags) = (&t.process, a.flags);
-    let (pgid, sid) = {
+    let (pgid, sid, ctty) = {
         let tr = p.tree();
-        (tr.pgid, tr.sid)
+        (tr.pgid, tr.sid, tr.ctty)
     };
     let ppid = if flags & CLONE_PARENT != 0 {
         p.ppid()
@@ -134,6 +134,8 @@ fn new_child(t: &Task, pid: i32, a: &CloneArgs) -> Arc<Process> {
         pgid,
         sid,
         children: Vec::new(),
+        ctty,
+        tty_old_pgrp: None,
     };
     let vm = share_or_copy(&p.mm, flags & CLONE_VM != 0, |vm| vm.fork());
     let files = share_or_copy(&p.files, flags & CLONE_FILES != 0, |f| f.clone());

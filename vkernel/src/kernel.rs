@@ -25,6 +25,8 @@ pub struct Kernel {
     pub boot_time: Instant,
     pub timers: Arc<crate::sched::timer::Timers>,
     pub futexes: crate::futex::FutexTable,
+    /// The console and the pseudo-terminals.
+    pub ttys: crate::fs::devpts::Ttys,
     procs: Mutex<BTreeMap<i32, Arc<Process>>>,
     next_pid: AtomicI32,
     enosys_logged: Mutex<HashSet<u64>>,
@@ -41,17 +43,23 @@ impl Kernel {
     ) -> std::io::Result<Arc<Kernel>> {
         let vfs = Vfs::boot(&image);
         let timers = crate::sched::timer::Timers::start()?;
-        Ok(Arc::new(Kernel {
-            physmem,
-            zygote,
-            vfs,
-            opts,
-            boot_time: Instant::now(),
-            timers,
-            futexes: Default::default(),
-            procs: Mutex::new(BTreeMap::new()),
-            next_pid: AtomicI32::new(1),
-            enosys_logged: Mutex::new(HashSet::new()),
+        // Terminals reach processes through the kernel, which owns them: a weak link.
+        Ok(Arc::new_cyclic(|me| {
+            let console = crate::fs::tty::Tty::new_console(crate::session::tty_host(me));
+            let ttys = crate::fs::devpts::Ttys::new(console, vfs.pts.clone());
+            Kernel {
+                physmem,
+                zygote,
+                vfs,
+                opts,
+                boot_time: Instant::now(),
+                timers,
+                ttys,
+                futexes: Default::default(),
+                procs: Mutex::new(BTreeMap::new()),
+                next_pid: AtomicI32::new(1),
+                enosys_logged: Mutex::new(HashSet::new()),
+            }
         }))
     }
 
@@ -175,8 +183,9 @@ impl Kernel {
         self.remove_process(pid);
     }
 
-    /// The end of a process: its files close (so pipe readers see EOF), its children
-    /// go to pid 1, and its parent is told.
+    /// The end of a process: its files close (so pipe readers see EOF), a session
+    /// leader's terminal hangs up its foreground group, its children go to pid 1
+    /// (orphaning groups, which then hear SIGHUP if stopped), and its parent is told.
     pub fn exit_process(
         &self,
         p: &Arc<Process>,
@@ -197,6 +206,7 @@ impl Kernel {
         }
         // The table closes its files unless a CLONE_FILES sibling still uses it.
         drop(p.files.replace(Default::default()));
+        self.disassociate_ctty(p, true);
         if let Some(id) = p.real_timer().id.take() {
             self.timers.cancel(id);
         }
@@ -221,6 +231,7 @@ impl Kernel {
         p.vfork_event.notify_all();
         p.thread_exit.notify_all();
         self.reparent_children(p);
+        self.kill_orphaned_pgrp(p, None);
         let (code, st) = match status {
             ExitStatus::Code(c) => (crate::signal::CLD_EXITED, c),
             ExitStatus::Signal(s) if core => (crate::signal::CLD_DUMPED, s),
@@ -229,7 +240,7 @@ impl Kernel {
         self.notify_parent(p, code, st);
     }
 
-    fn reparent_children(&self, p: &Process) {
+    fn reparent_children(&self, p: &Arc<Process>) {
         if p.pid == 1 {
             return;
         }
@@ -241,6 +252,7 @@ impl Kernel {
                 // init is not to be surprised by a clone child's odd exit signal.
                 child.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);
                 init.tree().children.push(c);
+                self.kill_orphaned_pgrp(&child, Some(p));
             }
         }
         init.child_event.notify_all();

@@ -10,6 +10,7 @@ mod loader;
 mod mm;
 mod process;
 mod sched;
+mod session;
 mod signal;
 mod strace;
 mod syscall;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::fs::dev::Device;
 use crate::fs::inode::Inode;
 use crate::fs::{Cred, FdEntry, FdTable, FileKind, OpenFile};
 use crate::kernel::{Kernel, Options};
@@ -101,11 +101,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// Host signals that end vkernel; blocked in every thread and taken by one.
 const SHUTDOWN_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
+/// The console, once the kernel that owns it exists (the signal thread starts first).
+type ConsoleSlot = Arc<std::sync::OnceLock<Arc<fs::tty::Tty>>>;
+
 /// Blocks the shutdown signals and SIGWINCH (before any thread exists, so all
 /// inherit the mask) and starts the thread that takes them: a resize goes to the
 /// console; a shutdown signal restores the host terminal and exits with
 /// 128+signal, and the stubs die with us (PTRACE_O_EXITKILL).
-fn start_signal_thread() -> std::io::Result<()> {
+fn start_signal_thread(console: ConsoleSlot) -> std::io::Result<()> {
     // SAFETY: building and applying a signal mask for this (still single) thread.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -126,7 +129,9 @@ fn start_signal_thread() -> std::io::Result<()> {
                 continue;
             }
             if sig == libc::SIGWINCH {
-                fs::console::console().host_resized();
+                if let Some(c) = console.get() {
+                    fs::console::host_resized(c);
+                }
                 continue;
             }
             fs::console::restore_host_terminal();
@@ -200,11 +205,12 @@ fn boot(
     let physmem = Arc::new(vproc::Physmem::new(memory).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
-    start_signal_thread().context("starting the signal thread")?;
+    let console = ConsoleSlot::default();
+    start_signal_thread(console.clone()).context("starting the signal thread")?;
     let image = Arc::new(rootfs::open(image_path)?);
     let kernel = Kernel::new(physmem, zygote, image, opts).context("starting kernel threads")?;
-    let k = kernel.clone();
-    fs::console::console().init(Box::new(move |pgid, sig| k.signal_group(pgid, sig)));
+    fs::console::attach(&kernel.ttys.console);
+    let _ = console.set(kernel.ttys.console.clone());
     let argv = pid1_argv(&kernel, init, prog);
     let handle = std::thread::Builder::new()
         .name("pid1".into())
@@ -259,16 +265,23 @@ fn console_fds(k: &Kernel) -> FdTable {
     let mut files = FdTable::default();
     let dev = lookup(k, b"/dev/console").unwrap_or_else(|| k.vfs.root.clone());
     let rw = libc::O_RDWR as u32;
+    let tty = &k.ttys.console;
     let console = OpenFile::new(
         dev.clone(),
         b"/dev/console".to_vec(),
-        FileKind::Device(Device::Console),
+        FileKind::Tty {
+            tty: tty.clone(),
+            stderr: false,
+        },
         rw,
     );
     let errors = OpenFile::new(
         dev,
         b"/dev/console".to_vec(),
-        FileKind::Device(Device::ConsoleErr),
+        FileKind::Tty {
+            tty: tty.clone(),
+            stderr: true,
+        },
         rw,
     );
     for (fd, file) in [(0, &console), (1, &console), (2, &errors)] {
@@ -298,6 +311,8 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         pgid: pid,
         sid: pid,
         children: Vec::new(),
+        ctty: None,
+        tty_old_pgrp: None,
     };
     let process = Process::new(
         pid,
@@ -308,6 +323,10 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
         Cred::ROOT,
     );
     kernel.add_process(process.clone());
+    // A console on a host terminal is the controlling terminal of the boot session.
+    if kernel.ttys.console.is_terminal() {
+        kernel.set_ctty(&process, &kernel.ttys.console);
+    }
     let mut task = task::new_task(&kernel, &process, Thread::new(pid), task::StubSource::Fresh)
         .context("creating pid 1's stub")?;
     let path = argv[0].clone();

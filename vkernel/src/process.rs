@@ -151,6 +151,13 @@ pub struct Tree {
     pub pgid: i32,
     pub sid: i32,
     pub children: Vec<i32>,
+    /// The controlling terminal (Linux's signal->tty): inherited by fork, dropped by
+    /// setsid, and by every process of the session when the terminal hangs up or
+    /// its session leader exits.
+    pub ctty: Option<crate::fs::tty::TtyId>,
+    /// A session leader whose terminal hung up: the group that was in the
+    /// foreground then, which gets SIGHUP and SIGCONT when the leader exits.
+    pub tty_old_pgrp: Option<i32>,
 }
 
 /// CPU time in clock ticks (100 per second), user and system.
@@ -626,6 +633,8 @@ mod tests {
             pgid: 5,
             sid: 2,
             children: vec![7, 9, 12],
+            ctty: Some(crate::fs::tty::TtyId::Pty(3)),
+            tty_old_pgrp: Some(6),
         });
         let cpu = CpuTimes {
             user: 120,

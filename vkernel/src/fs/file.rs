@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
-use super::console::console;
 use super::dev::Device;
 use super::epoll::{Epoll, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM};
 use super::event::{Caller, EventFd, SignalFd, TimerFd};
 use super::inode::*;
 use super::pipe::Pipe;
 use super::procfs::{self, ProcView};
+use super::tty::Tty;
 use crate::sched::{Block, WaitQueue};
 
 pub const O_ACCMODE: u32 = 0o3;
@@ -29,6 +29,15 @@ pub enum FileKind {
     Regular,
     Dir,
     Device(Device),
+    /// A terminal: the console or a pty slave. `stderr` marks the console's error
+    /// stream: pid 1's fd 2 writes to the kernel's stderr, so a caller can tell the
+    /// guest's errors from its output.
+    Tty {
+        tty: Arc<Tty>,
+        stderr: bool,
+    },
+    /// The master side of a pseudo-terminal (the `Tty` is its slave).
+    PtyMaster(Arc<Tty>),
     /// A /proc file: its content is generated at open, as Linux's seq files are per read.
     ProcData(Arc<Vec<u8>>),
     /// O_PATH: a handle for *at calls and fstat only.
@@ -98,7 +107,8 @@ impl OpenFile {
         }
         match &self.kind {
             FileKind::Pipe { pipe, .. } => return pipe.read(buf, self.nonblocking(), b),
-            FileKind::Device(d) => return d.read(buf, self.nonblocking(), b),
+            FileKind::Tty { tty, .. } => return tty.read(buf, self.nonblocking(), b),
+            FileKind::PtyMaster(tty) => return tty.master_read(buf, self.nonblocking(), b),
             FileKind::EventFd(e) => return e.read(buf, self.nonblocking(), b),
             FileKind::TimerFd(t) => return t.read(buf, self.nonblocking(), b),
             FileKind::SignalFd(s) => return s.read_current(buf, self.nonblocking(), b),
@@ -127,6 +137,8 @@ impl OpenFile {
             }
             FileKind::Path => Err(Errno::EBADF),
             FileKind::Pipe { .. }
+            | FileKind::Tty { .. }
+            | FileKind::PtyMaster(_)
             | FileKind::EventFd(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_)
@@ -134,7 +146,7 @@ impl OpenFile {
         }
     }
 
-    /// write(2); may sleep (pipes).
+    /// write(2); may sleep (pipes, terminals).
     pub fn write(&self, data: &[u8], b: &dyn Block) -> Result<usize, Errno> {
         if !self.writable() {
             return Err(Errno::EBADF);
@@ -142,6 +154,11 @@ impl OpenFile {
         match &self.kind {
             FileKind::Pipe { pipe, .. } => return pipe.write(data, self.nonblocking(), b),
             FileKind::EventFd(e) => return e.write(data, self.nonblocking(), b),
+            FileKind::Tty { tty, stderr } => {
+                let host_fd = if *stderr { 2 } else { 1 };
+                return tty.write(data, self.nonblocking(), b, host_fd);
+            }
+            FileKind::PtyMaster(tty) => return tty.master_write(data, self.nonblocking(), b),
             k if k.is_anon() => return Err(Errno::EINVAL),
             _ => {}
         }
@@ -175,6 +192,8 @@ impl OpenFile {
             FileKind::Dir => Err(Errno::EISDIR),
             FileKind::ProcData(_) | FileKind::Path => Err(Errno::EBADF),
             FileKind::Pipe { .. }
+            | FileKind::Tty { .. }
+            | FileKind::PtyMaster(_)
             | FileKind::EventFd(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_)
@@ -184,8 +203,7 @@ impl OpenFile {
 
     pub fn seekable(&self) -> bool {
         match &self.kind {
-            FileKind::Device(d) => !d.is_tty(),
-            FileKind::Pipe { .. } => false,
+            FileKind::Pipe { .. } | FileKind::Tty { .. } | FileKind::PtyMaster(_) => false,
             k => !k.is_anon(),
         }
     }
@@ -285,8 +303,11 @@ impl OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
-        if let FileKind::Pipe { pipe, write_end } = &self.kind {
-            pipe.release(*write_end);
+        match &self.kind {
+            FileKind::Pipe { pipe, write_end } => pipe.release(*write_end),
+            FileKind::Tty { tty, .. } if tty.is_pty() => tty.release_slave(),
+            FileKind::PtyMaster(tty) => tty.release_master(),
+            _ => {}
         }
         // flock locks belong to this open file description.
         self.release_locks(super::lock::Owner::File(self as *const OpenFile as usize));
@@ -385,21 +406,8 @@ impl FileKind {
                     outs: reads_from_full,
                 }
             }
-            FileKind::Device(d) if d.is_tty() => {
-                let con = console();
-                let input = if con.readable() {
-                    EPOLLIN | EPOLLRDNORM
-                } else {
-                    0
-                };
-                let gen = con.wq.generation();
-                // Output to the host terminal never blocks the guest.
-                Readiness {
-                    mask: input | EPOLLOUT | EPOLLWRNORM,
-                    ins: gen,
-                    outs: gen,
-                }
-            }
+            FileKind::Tty { tty, .. } => tty_readiness(tty, tty.poll()),
+            FileKind::PtyMaster(tty) => tty_readiness(tty, tty.master_poll()),
             FileKind::EventFd(e) => e.poll(),
             FileKind::TimerFd(t) => t.poll(),
             FileKind::SignalFd(s) => s.poll(cur),
@@ -412,13 +420,24 @@ impl FileKind {
     pub fn wait_queue<'a>(&'a self, cur: &Caller<'a>) -> Option<&'a WaitQueue> {
         match self {
             FileKind::Pipe { pipe, .. } => Some(&pipe.wq),
-            FileKind::Device(d) if d.is_tty() => Some(&console().wq),
+            FileKind::Tty { tty, .. } | FileKind::PtyMaster(tty) => Some(&tty.wq),
             FileKind::EventFd(e) => Some(&e.wq),
             FileKind::TimerFd(t) => Some(&t.wq),
             FileKind::SignalFd(_) => Some(&cur.process.signal_event),
             FileKind::Epoll(ep) => Some(&ep.wq),
             _ => None,
         }
+    }
+}
+
+/// Both sides of a terminal share one wait queue, whose notifications stand for
+/// every input and output event.
+fn tty_readiness(tty: &Tty, mask: u32) -> Readiness {
+    let gen = tty.wq.generation();
+    Readiness {
+        mask,
+        ins: gen,
+        outs: gen,
     }
 }
 

@@ -255,6 +255,18 @@ fn tracing_log(e: &rootfs::ImageError) {
     eprintln!("vkernel: {e}");
 }
 
+/// The root directory of a kernel filesystem (/dev, /dev/pts, /proc), mounted on
+/// `parent` as `name`.
+pub fn mount_root_dir(
+    ino: u64,
+    dev: u64,
+    mode: u32,
+    parent: &Arc<Inode>,
+    name: &[u8],
+) -> Arc<Inode> {
+    Inode::new_mount_root(ino, dev, dir_state(mode, 0, 0, parent, name))
+}
+
 /// Creates a directory inode under `parent` named `name` (not yet linked).
 pub fn new_dir(
     dev: u64,
@@ -264,6 +276,10 @@ pub fn new_dir(
     parent: &Arc<Inode>,
     name: &[u8],
 ) -> Arc<Inode> {
+    Inode::new(next_ino(), dev, dir_state(mode, uid, gid, parent, name))
+}
+
+fn dir_state(mode: u32, uid: u32, gid: u32, parent: &Arc<Inode>, name: &[u8]) -> InodeState {
     let body = Body::Dir(DirData {
         entries: BTreeMap::new(),
         parent: Arc::downgrade(parent),
@@ -271,5 +287,5 @@ pub fn new_dir(
     });
     let mut st = InodeState::new(S_IFDIR | (mode & 0o7777), uid, gid, body);
     st.nlink = 2;
-    Inode::new(next_ino(), dev, st)
+    st
 }

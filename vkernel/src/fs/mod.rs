@@ -3,6 +3,7 @@
 
 pub mod console;
 pub mod dev;
+pub mod devpts;
 pub mod epoll;
 pub mod event;
 pub mod fdtable;
@@ -12,6 +13,7 @@ pub mod lock;
 mod lower;
 pub mod pipe;
 pub mod procfs;
+pub mod tty;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -72,6 +74,8 @@ pub fn permitted(inode: &Inode, cred: Cred, mask: u32) -> bool {
 
 pub struct Vfs {
     pub root: Arc<Inode>,
+    /// /dev/pts, where pseudo-terminals appear.
+    pub pts: Arc<Inode>,
     /// Serialises changes to the namespace (create, link, unlink, rename), so each
     /// sees a consistent tree; lookups only lock one directory at a time.
     namespace: Mutex<()>,
@@ -87,16 +91,15 @@ pub struct Walk<'a> {
 impl Vfs {
     pub fn boot(image: &Arc<rootfs::Image>) -> Vfs {
         let root = lower::build_tree(image);
-        for (name, sub) in [
-            (&b"dev"[..], dev::build(&root)),
-            (&b"proc"[..], procfs::build(&root)),
-        ] {
+        let (devdir, pts) = dev::build(&root);
+        for (name, sub) in [(&b"dev"[..], devdir), (&b"proc"[..], procfs::build(&root))] {
             if let Ok(d) = root.lock().dir_mut() {
                 d.entries.insert(name.to_vec(), sub);
             }
         }
         Vfs {
             root,
+            pts,
             namespace: Mutex::new(()),
         }
     }

@@ -93,14 +93,7 @@ const GLOBALS: [(&str, Global); 7] = [
 
 /// The /proc root, hung under `root`.
 pub fn build(root: &Arc<Inode>) -> Arc<Inode> {
-    let body = Body::Dir(DirData {
-        entries: Default::default(),
-        parent: Arc::downgrade(root),
-        name: b"proc".to_vec(),
-    });
-    let mut st = InodeState::new(S_IFDIR | 0o555, 0, 0, body);
-    st.nlink = 2;
-    Inode::new_mount_root(ino_of(&ProcNode::Root), DEV_PROCFS, st)
+    mount_root_dir(ino_of(&ProcNode::Root), DEV_PROCFS, 0o555, root, b"proc")
 }
 
 fn ino_of(node: &ProcNode) -> u64 {

@@ -80,6 +80,8 @@ pub mod testing {
             pgid: 1,
             sid: 1,
             children: Vec::new(),
+            ctty: None,
+            tty_old_pgrp: None,
         };
         Process::new(
             1,

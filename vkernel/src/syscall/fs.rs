@@ -125,36 +125,9 @@ fn file(t: &Task, fd: u64) -> Result<Arc<OpenFile>, Errno> {
     t.process.files().file(fd_arg(fd))
 }
 
-/// Job control on the console: a background process group that reads it (or writes
-/// with TOSTOP set) gets SIGTTIN (SIGTTOU) and the call is restarted once the group
-/// is continued; a reader that ignores or blocks SIGTTIN gets EIO.
-fn job_control(t: &Task, f: &OpenFile, writing: bool) -> Result<(), Errno> {
-    let con = crate::fs::console::console();
-    let is_console = matches!(&f.kind, FileKind::Device(d) if d.is_tty());
-    if !is_console || !con.is_terminal() || t.process.tree().sid != 1 {
-        return Ok(());
-    }
-    let pgid = t.process.pgid();
-    if pgid == con.foreground() || (writing && !con.tostop()) {
-        return Ok(());
-    }
-    let sig = if writing {
-        libc::SIGTTOU
-    } else {
-        libc::SIGTTIN
-    };
-    let bit = crate::signal::bit(sig);
-    let ignored = t.process.sigactions()[(sig - 1) as usize].handler == crate::signal::SIG_IGN;
-    if ignored || t.me.signals().mask & bit != 0 {
-        return if writing { Ok(()) } else { Err(Errno::EIO) };
-    }
-    t.kernel.signal_group(pgid, sig);
-    Err(Errno::EINTR)
-}
-
 pub fn read(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
-    job_control(t, &f, false)?;
+    super::tty::job_control(t, &f, false)?;
     read_into(t, a[1], a[2] as usize, |buf| f.read(buf, t))
 }
 
@@ -234,7 +207,7 @@ fn write_from(
 
 pub fn write(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
-    job_control(t, &f, true)?;
+    super::tty::job_control(t, &f, true)?;
     write_from(t, a[1], a[2] as usize, |buf| f.write(buf, t))
 }
 
@@ -337,7 +310,7 @@ fn vectored(
 
 pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
-    job_control(t, &f, false)?;
+    super::tty::job_control(t, &f, false)?;
     vectored(t, a[1], a[2], |base, len| {
         read_into(t, base, len, |b| f.read(b, t))
     })
@@ -345,7 +318,7 @@ pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 pub fn writev(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
-    job_control(t, &f, true)?;
+    super::tty::job_control(t, &f, true)?;
     vectored(t, a[1], a[2], |base, len| {
         write_from(t, base, len, |b| f.write(b, t))
     })
@@ -445,7 +418,7 @@ fn open_file(
     let kind = if inode.file_type() == S_IFIFO {
         open_fifo(t, &inode, flags)?
     } else {
-        file_kind(t, &inode)?
+        file_kind(t, &inode, flags)?
     };
     if flags & O_TRUNC != 0 && writing && matches!(kind, FileKind::Regular) {
         truncate_inode(&inode, 0)?;
@@ -454,7 +427,7 @@ fn open_file(
     Ok(OpenFile::new(inode, path, kind, status))
 }
 
-fn file_kind(t: &Task, inode: &Arc<Inode>) -> Result<FileKind, Errno> {
+fn file_kind(t: &Task, inode: &Arc<Inode>, flags: u32) -> Result<FileKind, Errno> {
     if let Some(node) = inode.proc_node() {
         let data = crate::fs::procfs::content(&node, &t.view())?;
         return Ok(FileKind::ProcData(Arc::new(data)));
@@ -462,7 +435,13 @@ fn file_kind(t: &Task, inode: &Arc<Inode>) -> Result<FileKind, Errno> {
     Ok(match inode.file_type() {
         S_IFREG => FileKind::Regular,
         S_IFDIR => FileKind::Dir,
-        S_IFCHR => FileKind::Device(Device::from_rdev(inode.lock().rdev)?),
+        S_IFCHR => {
+            let rdev = inode.lock().rdev;
+            match super::tty::open_device(t, rdev, flags)? {
+                Some(kind) => kind,
+                None => FileKind::Device(Device::from_rdev(rdev)?),
+            }
+        }
         S_IFBLK => return Err(Errno::ENXIO),
         // Sockets arrive with the networking work.
         _ => return Err(Errno::ENXIO),
@@ -588,88 +567,43 @@ pub fn getdents64(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(out.len() as u64)
 }
 
-/// ioctl: FIONREAD on pipes and the console; the terminal ioctls on the console,
-/// answered by its line discipline (ENOTTY when stdin is not a terminal).
+/// ioctl: the generic requests on any file, FIONREAD on pipes, and the terminal
+/// ioctls on the console and pseudo-terminals (syscall/tty.rs).
 pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
+    let fd = fd_arg(a[0]);
     let f = file(t, a[0])?;
-    let (req, arg) = (a[1], a[2]);
-    match (&f.kind, req) {
-        (FileKind::Pipe { pipe, .. }, FIONREAD) => put_i32(t, arg, pipe.available() as i32),
-        (FileKind::Device(d), _) if d.is_tty() => console_ioctl(t, req, arg),
+    // The request is an unsigned int: musl passes it sign-extended (int request).
+    let (req, arg) = (u64::from(a[1] as u32), a[2]);
+    match req {
+        FIONBIO => {
+            let on: i32 = t.process.mm().read_val(GuestPtr(arg))?;
+            let fl = f.flags() & crate::fs::file::SETFL_MASK;
+            let nb = crate::fs::file::O_NONBLOCK;
+            f.set_status_flags(if on != 0 { fl | nb } else { fl & !nb });
+            return Ok(0);
+        }
+        FIOCLEX | FIONCLEX => {
+            t.process.files().get_mut(fd)?.cloexec = req == FIOCLEX;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    match &f.kind {
+        FileKind::Pipe { pipe, .. } if req == super::tty::FIONREAD => {
+            t.process
+                .mm()
+                .write_val(GuestPtr(arg), &(pipe.available() as i32))?;
+            Ok(0)
+        }
+        FileKind::Tty { tty, .. } => super::tty::ioctl(t, &f, tty, false, req, arg),
+        FileKind::PtyMaster(tty) => super::tty::ioctl(t, &f, tty, true, req, arg),
         _ => Err(Errno::ENOTTY),
     }
 }
 
-const TCGETS: u64 = 0x5401;
-const TCSETS: u64 = 0x5402;
-const TCSETSW: u64 = 0x5403;
-const TCSETSF: u64 = 0x5404;
-const TIOCSCTTY: u64 = 0x540e;
-const TIOCGPGRP: u64 = 0x540f;
-const TIOCSPGRP: u64 = 0x5410;
-const TIOCGWINSZ: u64 = 0x5413;
-const TIOCSWINSZ: u64 = 0x5414;
-const FIONREAD: u64 = 0x541b;
-const TIOCNOTTY: u64 = 0x5422;
-const TIOCGSID: u64 = 0x5429;
-
-fn put_i32(t: &Task, addr: u64, v: i32) -> SysResult {
-    t.process.mm().write_val(GuestPtr(addr), &v)?;
-    Ok(0)
-}
-
-fn console_ioctl(t: &mut Task, req: u64, arg: u64) -> SysResult {
-    let con = crate::fs::console::console();
-    if !con.is_terminal() {
-        return match req {
-            FIONREAD => put_i32(t, arg, con.available() as i32),
-            _ => Err(Errno::ENOTTY),
-        };
-    }
-    match req {
-        TCGETS => {
-            let bytes = con.termios()?.to_bytes();
-            t.process.mm().write_bytes(GuestPtr(arg), &bytes)?;
-            Ok(0)
-        }
-        TCSETS | TCSETSW | TCSETSF => {
-            let mut b = [0u8; tty::Termios::SIZE];
-            t.process.mm().read_bytes(GuestPtr(arg), &mut b)?;
-            con.set_termios(tty::Termios::from_bytes(&b), req == TCSETSF)?;
-            Ok(0)
-        }
-        TIOCGWINSZ => {
-            let bytes = con.winsize()?.to_bytes();
-            t.process.mm().write_bytes(GuestPtr(arg), &bytes)?;
-            Ok(0)
-        }
-        TIOCSWINSZ => {
-            let mut b = [0u8; 8];
-            t.process.mm().read_bytes(GuestPtr(arg), &mut b)?;
-            if con.set_winsize(tty::Winsize::from_bytes(&b))? {
-                t.kernel.signal_group(con.foreground(), 28 /* SIGWINCH */);
-            }
-            Ok(0)
-        }
-        TIOCGPGRP => put_i32(t, arg, con.foreground()),
-        TIOCSPGRP => {
-            let pgrp: i32 = t.process.mm().read_val(GuestPtr(arg))?;
-            if pgrp <= 0 {
-                return Err(Errno::EINVAL);
-            }
-            if !t.kernel.group_exists(pgrp) {
-                return Err(Errno::EPERM);
-            }
-            con.set_foreground(pgrp);
-            Ok(0)
-        }
-        // The console is the controlling terminal of the boot session.
-        TIOCGSID => put_i32(t, arg, 1),
-        TIOCSCTTY | TIOCNOTTY => Ok(0),
-        FIONREAD => put_i32(t, arg, con.available() as i32),
-        _ => Err(Errno::EINVAL),
-    }
-}
+const FIONBIO: u64 = 0x5421;
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
 
 pub fn readlink(t: &mut Task, a: [u64; 6]) -> SysResult {
     do_readlink(t, AT_FDCWD, a[0], a[1], a[2])

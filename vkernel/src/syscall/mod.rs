@@ -12,6 +12,7 @@ mod poll;
 mod process;
 mod signal;
 mod time;
+mod tty;
 mod wait;
 
 use nix::errno::Errno;

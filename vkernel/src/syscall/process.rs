@@ -176,6 +176,7 @@ pub fn setsid(t: &mut Task, _a: [u64; 6]) -> SysResult {
     let mut tr = t.process.tree();
     tr.sid = pid;
     tr.pgid = pid;
+    tr.ctty = None;
     Ok(pid as u64)
 }
 
