@@ -24,11 +24,8 @@ modes! {
     sleeps => "sleep",
     alarm => "alarm",
     itimer_real => "itimer",
-    #[ignore = "needs time + signals: ITIMER_VIRTUAL and ITIMER_PROF count CPU time"]
     itimer_virtual_and_prof => "virtual",
-    #[ignore = "needs time + signals: timer_create SIGEV_SIGNAL, periodic, overruns, timer_delete"]
     posix_timers => "posix",
-    #[ignore = "needs time: SIGEV_NONE, TIMER_ABSTIME, CPU-time clocks, errors"]
     posix_timers_more => "posix2",
     times_and_getrusage => "times",
 }

@@ -184,7 +184,10 @@ static void virtual_mode(void) {
     setitimer(ITIMER_VIRTUAL, &zero, NULL);
     setitimer(ITIMER_PROF, &zero, NULL);
     printf("ITIMER_VIRTUAL fired at least twice: %d; ITIMER_PROF fired at least twice: %d\n", vtalrms >= 2, profs >= 2);
-    printf("  after at least 20 ms of CPU: %d\n", used >= 20);
+    /* Linux samples user and system time at ticks, charging a whole tick to whoever
+     * runs then: two 10 ms periods can pass in less than 20 ms of real runtime (17 ms
+     * seen natively on a loaded VM). Half of it is a safe floor. */
+    printf("  after at least 10 ms of CPU: %d\n", used >= 10);
     printf("value cpu_ms %lld vtalrm %d prof %d\n", used, (int)vtalrms, (int)profs);
     /* Sleeping uses no CPU: ITIMER_VIRTUAL does not fire. */
     vtalrms = 0;

@@ -166,6 +166,7 @@ fn load_and_switch(
     drop(old);
     t.process.files().close_on_exec();
     reset_handlers(t);
+    crate::syscall::delete_posix_timers(&t.kernel, &t.process);
     t.altstack = Default::default();
     t.process.life().did_exec = true;
     record(t, &abs, &argv, &envp);

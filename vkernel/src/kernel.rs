@@ -188,13 +188,7 @@ impl Kernel {
             e.file.drop_posix_locks(p.pid);
         }
         drop(files);
-        if let Some(id) = p.real_timer().id.take() {
-            self.timers.cancel(id);
-        }
-        let posix = std::mem::take(&mut p.posix_timers().timers);
-        for id in posix.values().filter_map(|pt| pt.timer.id) {
-            self.timers.cancel(id);
-        }
+        crate::syscall::cancel_timers(self, p);
         // A parent that ignores SIGCHLD never sees this zombie: take it out of the
         // parent's children before the exit status becomes visible to its wait.
         let parent = self.process(p.ppid());

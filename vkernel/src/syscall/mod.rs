@@ -19,6 +19,11 @@ use crate::task::Task;
 
 pub type SysResult = Result<u64, Errno>;
 
+/// A process's signal timers stop for good (it exits).
+pub use itimer::cancel_all as cancel_timers;
+/// execve deletes the POSIX timers.
+pub use itimer::delete_posix_timers;
+
 /// Runs guest system call `nr`. Unknown numbers are ENOSYS (logged once with -v).
 // libc names its syscall numbers SYS_read etc.; matching on them reads like the ABI.
 #[allow(non_upper_case_globals)]
