@@ -75,6 +75,8 @@ pub struct Vfs {
     /// Serialises changes to the namespace (create, link, unlink, rename), so each
     /// sees a consistent tree; lookups only lock one directory at a time.
     namespace: Mutex<()>,
+    /// POSIX lock waits across all inodes, for deadlock detection.
+    pub lock_waits: lock::LockWaits,
 }
 
 /// A lookup's starting point and what is `/` for it.
@@ -98,6 +100,7 @@ impl Vfs {
         Vfs {
             root,
             namespace: Mutex::new(()),
+            lock_waits: lock::LockWaits::default(),
         }
     }
 
