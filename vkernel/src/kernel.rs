@@ -88,10 +88,12 @@ impl Kernel {
     }
 }
 
-/// /proc's view of the kernel, from one task's point of view (for /proc/self).
+/// /proc's view of the kernel, from one task's point of view (for /proc/self and
+/// /proc/thread-self).
 pub struct KernelView<'a> {
     pub kernel: &'a Kernel,
     pub current: i32,
+    pub current_tid: i32,
 }
 
 impl ProcView for KernelView<'_> {
@@ -106,6 +108,18 @@ impl ProcView for KernelView<'_> {
 
     fn current_pid(&self) -> i32 {
         self.current
+    }
+
+    fn current_tid(&self) -> i32 {
+        self.current_tid
+    }
+
+    fn thread_group(&self, tid: i32) -> Option<i32> {
+        let procs = self.kernel.all_processes();
+        let p = procs
+            .iter()
+            .find(|p| p.threads().iter().any(|t| t.tid == tid))?;
+        Some(p.pid)
     }
 
     fn meminfo(&self) -> (u64, u64) {

@@ -381,7 +381,7 @@ impl Process {
             cwd,
             uid: cred.uid,
             gid: cred.gid,
-            threads: 1,
+            tids: self.threads().iter().map(|t| t.tid).collect(),
             vm_bytes,
             rss_bytes,
             maps,

@@ -74,6 +74,7 @@ impl Task {
         KernelView {
             kernel: &self.kernel,
             current: self.process.pid,
+            current_tid: self.tid,
         }
     }
 

@@ -205,8 +205,8 @@ impl Walk<'_> {
             return Err(Errno::ELOOP);
         }
         // /proc/<pid>/fd/N leads to the open file itself, even one with no name left.
-        if let Some(procfs::ProcNode::Fd(pid, fd)) = child.proc_node() {
-            return self.view.fd_inode(pid, fd).ok_or(Errno::ENOENT);
+        if let Some(procfs::ProcNode::Fd(who, fd)) = child.proc_node() {
+            return self.view.fd_inode(who.pid, fd).ok_or(Errno::ENOENT);
         }
         let target = readlink(&child, self.view)?;
         self.walk(cur, &target, true, depth + 1)
