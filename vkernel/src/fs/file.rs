@@ -11,7 +11,7 @@ use super::dev::Device;
 use super::epoll::{Epoll, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM};
 use super::event::{Caller, EventFd, SignalFd, TimerFd};
 use super::inode::*;
-use super::pipe::Pipe;
+use super::pipe::{Ends, Pipe};
 use super::procfs::{self, ProcView};
 use crate::sched::{Block, WaitQueue};
 
@@ -33,10 +33,10 @@ pub enum FileKind {
     ProcData(Arc<Vec<u8>>),
     /// O_PATH: a handle for *at calls and fstat only.
     Path,
-    /// One end of a pipe.
+    /// One end of a pipe, or both (a FIFO opened O_RDWR).
     Pipe {
         pipe: Arc<Pipe>,
-        write_end: bool,
+        ends: Ends,
     },
     /// Anonymous-inode objects: fs/event.rs and fs/epoll.rs.
     EventFd(Arc<EventFd>),
@@ -285,8 +285,8 @@ impl OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
-        if let FileKind::Pipe { pipe, write_end } = &self.kind {
-            pipe.release(*write_end);
+        if let FileKind::Pipe { pipe, ends } = &self.kind {
+            pipe.release(*ends);
         }
         // flock locks belong to this open file description.
         self.release_locks(super::lock::Owner::File(self as *const OpenFile as usize));
@@ -377,10 +377,10 @@ impl FileKind {
     /// signals a signalfd reports.
     pub fn poll(&self, cur: &Caller) -> Option<Readiness> {
         Some(match self {
-            FileKind::Pipe { pipe, write_end } => {
+            FileKind::Pipe { pipe, ends } => {
                 let (writes, reads_from_full) = pipe.events();
                 Readiness {
-                    mask: with_norm(pipe.poll(*write_end)),
+                    mask: with_norm(pipe.poll(*ends)),
                     ins: writes,
                     outs: reads_from_full,
                 }
