@@ -1,7 +1,7 @@
 //! Pipes and polling: pipe/pipe2 between processes (EOF, EPIPE and SIGPIPE, 64 KiB
 //! capacity, PIPE_BUF atomicity, O_NONBLOCK, F_GETPIPE_SZ, FIONREAD), FIFOs (also opened
-//! O_RDWR), pipelines
-//! of exec'd busybox applets, and poll / ppoll / select / pselect6 over pipes and files.
+//! O_RDWR), pipelines of exec'd busybox applets, and poll / ppoll / select / pselect6
+//! over pipes and files.
 //!
 //! Guests: pipe.c, poll.c, select.c (tests/guests/), each mode compared line by line
 //! with the same binary run natively (see support/posix.rs). Every test runs in both
