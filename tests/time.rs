@@ -1,6 +1,7 @@
 //! Time: nanosleep and clock_nanosleep (relative and absolute), alarm, setitimer /
 //! getitimer (REAL, VIRTUAL, PROF), POSIX timers (timer_create / settime / gettime /
-//! getoverrun / delete), times and getrusage. Durations are only checked from below.
+//! getoverrun / delete), CPU-time clocks, times and getrusage. Durations are only
+//! checked from below.
 //!
 //! Guest: timers.c (tests/guests/), each mode compared line by line with the same binary
 //! run natively (see support/posix.rs). Every test runs in both libc flavours:
@@ -27,6 +28,7 @@ modes! {
     itimer_virtual_and_prof => "virtual",
     posix_timers => "posix",
     posix_timers_more => "posix2",
+    cpu_clocks_of_self_and_children => "cpuclock",
     times_and_getrusage => "times",
 }
 

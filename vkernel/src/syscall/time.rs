@@ -196,9 +196,10 @@ pub fn nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     sleep(t, libc::CLOCK_MONOTONIC, clock, target, a[1])
 }
 
-/// clock_nanosleep. As Linux: the thread CPU-time clock has no sleep (EOPNOTSUPP;
-/// libc says EINVAL itself), and sleeping on one's own CPU clock, the process's or a
-/// thread's, is EINVAL. Another process's CPU clock can be slept on.
+/// clock_nanosleep. As Linux: CLOCK_THREAD_CPUTIME_ID has no sleep (EOPNOTSUPP;
+/// libc says EINVAL itself), and the caller's own thread clock by its CPUCLOCK id is
+/// EINVAL. Any process's CPU clock can be slept on, even the caller's own (which
+/// then only other threads can advance).
 pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     let id = a[0] as i32;
     if id == libc::CLOCK_THREAD_CPUTIME_ID {
@@ -206,7 +207,7 @@ pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let clock = timer_clock(t, id)?;
     if let Clock::Cpu(c) = clock {
-        if c.tid.is_some() || c.pid == t.process.pid {
+        if c.tid == Some(t.tid) {
             return Err(Errno::EINVAL);
         }
     }
