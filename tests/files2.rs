@@ -27,7 +27,6 @@ modes! {
     posix_lock_split => "split",
     posix_locks_released_on_close => "close",
     posix_setlkw_blocks => "setlkw",
-    #[ignore = "needs file locks: EDEADLK"]
     posix_deadlock_detected => "deadlock",
     lock_errors => "errors",
 }

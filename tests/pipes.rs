@@ -1,6 +1,7 @@
 //! Pipes and polling: pipe/pipe2 between processes (EOF, EPIPE and SIGPIPE, 64 KiB
-//! capacity, PIPE_BUF atomicity, O_NONBLOCK, F_GETPIPE_SZ, FIONREAD), FIFOs, pipelines
-//! of exec'd busybox applets, and poll / ppoll / select / pselect6 over pipes and files.
+//! capacity, PIPE_BUF atomicity, O_NONBLOCK, F_GETPIPE_SZ, FIONREAD), FIFOs (also opened
+//! O_RDWR), pipelines of exec'd busybox applets, and poll / ppoll / select / pselect6
+//! over pipes and files.
 //!
 //! Guests: pipe.c, poll.c, select.c (tests/guests/), each mode compared line by line
 //! with the same binary run natively (see support/posix.rs). Every test runs in both
@@ -28,6 +29,7 @@ modes! {
     pipe2_flags => "pipe2",
     pipe_stat_and_proc_links => "stat",
     fifo_rendezvous => "fifo",
+    fifo_opened_read_write => "fiforw",
     pipeline_of_exec_d_children => "chain",
 }
 

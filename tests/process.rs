@@ -86,7 +86,6 @@ modes! {
 modes! {
     "procfs";
     proc_of_a_child => "child",
-    #[ignore = "needs process: /proc/self, /proc/thread-self, /proc/self/stat of a forked child"]
     proc_self_in_children => "self",
 }
 

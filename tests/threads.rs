@@ -1,6 +1,7 @@
 //! Threads: pthreads in glibc and musl guests over clone(CLONE_THREAD), futexes, TLS,
 //! cancellation, robust mutexes, signals aimed at threads, fork and execve from a
-//! thread, and how a thread group ends (the leader leaving first, exit from a thread).
+//! thread, how a thread group ends (the leader leaving first, exit from a thread), the
+//! scheduling calls, membarrier and prctl.
 //!
 //! Guest: threads.c (tests/guests/), each mode compared line by line with the same
 //! binary run natively (see support/posix.rs), in both libc flavours.
@@ -26,6 +27,8 @@ modes! {
     signals_aimed_at_threads => "kill",
     fork_and_exec_from_a_thread => "fork",
     exec_from_a_non_leader_thread => "exec",
+    scheduling_calls => "sched",
+    prctl_names_pdeathsig_and_flags => "prctl",
 }
 
 /// A mode that ends the process its own way: the same output and exit status as native.

@@ -1,6 +1,7 @@
 //! Time: nanosleep and clock_nanosleep (relative and absolute), alarm, setitimer /
 //! getitimer (REAL, VIRTUAL, PROF), POSIX timers (timer_create / settime / gettime /
-//! getoverrun / delete), times and getrusage. Durations are only checked from below.
+//! getoverrun / delete), CPU-time clocks, times and getrusage. Durations are only
+//! checked from below.
 //!
 //! Guest: timers.c (tests/guests/), each mode compared line by line with the same binary
 //! run natively (see support/posix.rs). Every test runs in both libc flavours:
@@ -24,12 +25,10 @@ modes! {
     sleeps => "sleep",
     alarm => "alarm",
     itimer_real => "itimer",
-    #[ignore = "needs time + signals: ITIMER_VIRTUAL and ITIMER_PROF count CPU time"]
     itimer_virtual_and_prof => "virtual",
-    #[ignore = "needs time + signals: timer_create SIGEV_SIGNAL, periodic, overruns, timer_delete"]
     posix_timers => "posix",
-    #[ignore = "needs time: SIGEV_NONE, TIMER_ABSTIME, CPU-time clocks, errors"]
     posix_timers_more => "posix2",
+    cpu_clocks_of_self_and_children => "cpuclock",
     times_and_getrusage => "times",
 }
 

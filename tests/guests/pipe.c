@@ -16,6 +16,10 @@
  *              have the same inode, reading the write end is EBADF
  *   fifo       mkfifo: open rendezvous between a reader and a writer, data, EOF;
  *              O_NONBLOCK open for writing with no reader is ENXIO
+ *   fiforw     a FIFO opened O_RDWR: the open never waits (it is a reader and a writer),
+ *              poll says writable only, data written comes back through the same fd,
+ *              other opens find a reader/writer present, and a non-blocking read of the
+ *              drained FIFO is EAGAIN (not EOF: the fd itself is a writer)
  *   chain      parent -> busybox tr -> busybox rev -> parent, with dup2 onto stdin and
  *              stdout of exec'd children
  */
@@ -361,6 +365,52 @@ static void fifo(void) {
     vk_rmtree(dir);
 }
 
+static void on_alarm(int sig) { (void)sig; }
+
+static void fiforw(void) {
+    const char *dir = vk_tmpdir();
+    const char *path = vk_join(dir, "fifo");
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    /* A kernel that made this wait would block forever: the alarm (no SA_RESTART)
+     * turns that into EINTR. */
+    vk_handle(SIGALRM, on_alarm, 0);
+    alarm(5);
+    int fd = open(path, O_RDWR);
+    alarm(0);
+    printf("open O_RDWR with no other reader or writer: %s\n", fd >= 0 ? "ok" : strerror(errno));
+    CHECK(fd >= 0, "open O_RDWR");
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
+    int n = poll(&pfd, 1, 0);
+    printf("poll: %d, revents POLLIN %d POLLOUT %d POLLHUP %d POLLERR %d\n", n, !!(pfd.revents & POLLIN),
+           !!(pfd.revents & POLLOUT), !!(pfd.revents & POLLHUP), !!(pfd.revents & POLLERR));
+    CHECK(write(fd, "abc", 3) == 3, "write");
+    char buf[64];
+    n = read(fd, buf, sizeof buf);
+    printf("wrote abc, read back through the same fd: %d %.*s\n", n, n > 0 ? n : 0, buf);
+    int w = open(path, O_WRONLY | O_NONBLOCK);
+    printf("open O_WRONLY|O_NONBLOCK while it is open O_RDWR: %s\n", w >= 0 ? "ok" : strerror(errno));
+    alarm(5);
+    int r = open(path, O_RDONLY);
+    alarm(0);
+    printf("blocking open O_RDONLY while it is open O_RDWR: %s\n", r >= 0 ? "ok" : strerror(errno));
+    pid_t c = vk_fork();
+    if (c == 0) {
+        int cw = open(path, O_WRONLY); /* a reader is there: no wait */
+        vk_exit(cw >= 0 && write(cw, "child\n", 6) == 6 ? 0 : 1);
+    }
+    vk_reap_ok(c, "a writer that opened without waiting");
+    n = read(r, buf, sizeof buf);
+    printf("read from the O_RDONLY fd: %.*s", n > 0 ? n : 0, buf);
+    close(w);
+    close(r);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    EXPECT_ERR("non-blocking read of the drained FIFO (the O_RDWR fd is a writer)", read(fd, buf, sizeof buf),
+               EAGAIN);
+    close(fd);
+    signal(SIGALRM, SIG_DFL);
+    vk_rmtree(dir);
+}
+
 static pid_t spawn(int in, int out, char **argv) {
     pid_t c = vk_fork();
     if (c == 0) {
@@ -401,7 +451,8 @@ static void chain(void) {
 
 static const struct vk_mode modes[] = {
     {"eof", eof},       {"sigpipe", sigpipe}, {"epipe", epipe}, {"capacity", capacity}, {"atomic", atomic_mode},
-    {"big", big},       {"pipe2", pipe2_mode}, {"stat", stat_mode}, {"fifo", fifo},    {"chain", chain},
+    {"big", big},       {"pipe2", pipe2_mode}, {"stat", stat_mode}, {"fifo", fifo},    {"fiforw", fiforw},
+    {"chain", chain},
     {NULL, NULL},
 };
 

@@ -305,6 +305,37 @@ static void self_mode(void) {
     CHECK(strcmp(link, want) == 0, "/proc/thread-self -> %s", link);
     printf("/proc/thread-self links to <pid>/task/<tid>\n");
 
+    /* /proc/self/task: one directory per thread (one here), with the pid dir's files
+     * as that thread sees them. */
+    DIR *d = opendir("/proc/self/task");
+    int threads = 0, ours = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        threads++;
+        ours += atoi(e->d_name) == (int)gettid();
+    }
+    if (d)
+        closedir(d);
+    printf("/proc/self/task lists %d thread(s), ours among them: %d\n", threads, ours);
+    char tbuf[1024], tfields[64][32];
+    vk_read_file("/proc/thread-self/stat", tbuf, sizeof tbuf);
+    CHECK(atoi(tbuf) == (int)gettid() && stat_fields(tbuf, tfields) >= 20, "thread-self/stat: %s", tbuf);
+    vk_read_file("/proc/thread-self/status", tbuf, sizeof tbuf);
+    char tid_s[32], pid_s[32], v3[64], v4[64];
+    snprintf(tid_s, sizeof tid_s, "%d", (int)gettid());
+    snprintf(pid_s, sizeof pid_s, "%d", (int)getpid());
+    CHECK(strcmp(status_line(tbuf, "Pid:\t", v3, sizeof v3), tid_s) == 0, "thread status Pid: %s", v3);
+    CHECK(strcmp(status_line(tbuf, "Tgid:\t", v4, sizeof v4), pid_s) == 0, "thread status Tgid: %s", v4);
+    char c1[64] = "", c2[64] = "";
+    vk_read_file("/proc/self/comm", c1, sizeof c1);
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)gettid());
+    vk_read_file(path, c2, sizeof c2);
+    CHECK(c1[0] && strcmp(c1, c2) == 0, "task comm %s vs %s", c2, c1);
+    snprintf(path, sizeof path, "/proc/self/task/%d/cmdline", (int)gettid());
+    CHECK(vk_read_file(path, tbuf, sizeof tbuf) > 0, "task cmdline");
+    printf("/proc/thread-self/stat, status, and the task's comm and cmdline name the thread\n");
+
     pid_t parent = getpid();
     pid_t p = vk_fork();
     if (p == 0) {

@@ -15,11 +15,16 @@
  *   exec       a non-leader thread execs: the pid stays, the other threads go
  *   leader     the main thread pthread_exits; the last thread's exit ends the process
  *   exitgroup  a thread calls exit(3) while others block: the process ends with 3
+ *   sched      affinity round trip, policies and priorities, getcpu, membarrier
+ *   prctl      thread names (PR_SET_NAME, /proc/self/task/<tid>/comm), pdeathsig,
+ *              dumpable, no_new_privs
  *   -after     (exec's target) prints its pid and exits
  */
 #include "posix.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 static pid_t vk_gettid(void) { return (pid_t)syscall(SYS_gettid); }
@@ -506,11 +511,133 @@ static void exitgroup(void) {
         pause();
 }
 
+/* ---- sched and prctl --------------------------------------------------------------- */
+
+static void sched_mode(void) {
+    cpu_set_t all, one, got;
+    CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity");
+    int first = -1;
+    for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+        if (CPU_ISSET(c, &all))
+            first = c;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity to one CPU");
+    CHECK(sched_getaffinity(0, sizeof got, &got) == 0 && CPU_EQUAL(&got, &one), "affinity read back");
+    CHECK(sched_setaffinity(0, sizeof all, &all) == 0, "affinity restored");
+    printf("sched_setaffinity to one CPU reads back\n");
+    cpu_set_t none;
+    CPU_ZERO(&none);
+    EXPECT_ERR("sched_setaffinity to no CPU", sched_setaffinity(0, sizeof none, &none), EINVAL);
+    EXPECT_ERR("sched_getaffinity of no such thread", sched_getaffinity(999999, sizeof got, &got), ESRCH);
+    /* Raw calls: musl's wrappers say ENOSYS (the calls are per thread on Linux). */
+    CHECK(syscall(SYS_sched_getscheduler, 0) == SCHED_OTHER, "policy");
+    printf("policy SCHED_OTHER; priorities FIFO %d..%d, OTHER %d..%d\n", sched_get_priority_min(SCHED_FIFO),
+           sched_get_priority_max(SCHED_FIFO), sched_get_priority_min(SCHED_OTHER),
+           sched_get_priority_max(SCHED_OTHER));
+    struct sched_param sp = {0};
+    CHECK(syscall(SYS_sched_getparam, 0, &sp) == 0 && sp.sched_priority == 0, "sched_getparam");
+    CHECK(syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &sp) == 0, "SCHED_BATCH");
+    CHECK(syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp) == 0, "back to SCHED_OTHER");
+    struct timespec q;
+    CHECK(sched_rr_get_interval(0, &q) == 0, "sched_rr_get_interval");
+    unsigned cpu = 9999, node = 9999;
+    CHECK(syscall(SYS_getcpu, &cpu, &node, NULL) == 0 && cpu < CPU_SETSIZE && node == 0, "getcpu");
+    printf("getcpu: a CPU on node 0\n");
+    CHECK(sched_yield() == 0, "sched_yield");
+
+    long q1 = syscall(SYS_membarrier, 0, 0, 0);
+    CHECK(q1 >= 0 && (q1 & 8) && (q1 & 16), "membarrier query %ld", q1);
+    EXPECT_ERR("membarrier PRIVATE_EXPEDITED before registering", syscall(SYS_membarrier, 8, 0, 0), EPERM);
+    CHECK(syscall(SYS_membarrier, 16, 0, 0) == 0, "membarrier register");
+    CHECK(syscall(SYS_membarrier, 8, 0, 0) == 0, "membarrier PRIVATE_EXPEDITED");
+    printf("membarrier: private expedited after registering\n");
+}
+
+static char thread_comm[64];
+
+static void *named(void *arg) {
+    (void)arg;
+    prctl(PR_SET_NAME, "worker-thread-name-too-long");
+    char got[16] = {0};
+    prctl(PR_GET_NAME, got);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)vk_gettid());
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(thread_comm, sizeof thread_comm, f))
+            thread_comm[0] = 0;
+        fclose(f);
+    }
+    return (void *)(long)(strcmp(got, "worker-thread-n") == 0);
+}
+
+static void prctl_mode(void) {
+    prctl(PR_SET_NAME, "main-name");
+    pthread_t t = spawn(named, NULL);
+    void *ok;
+    pthread_join(t, &ok);
+    CHECK((long)ok, "PR_GET_NAME in the thread");
+    printf("thread comm in /proc: %s", thread_comm);
+    char got[16] = {0};
+    prctl(PR_GET_NAME, got);
+    printf("main thread name: %s\n", got);
+    FILE *f = fopen("/proc/self/comm", "r");
+    char line[64] = {0};
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = 0;
+        fclose(f);
+    }
+    printf("/proc/self/comm: %s", line);
+
+    CHECK(prctl(PR_GET_DUMPABLE) == 1, "dumpable by default");
+    CHECK(prctl(PR_SET_DUMPABLE, 0) == 0 && prctl(PR_GET_DUMPABLE) == 0, "PR_SET_DUMPABLE 0");
+    prctl(PR_SET_DUMPABLE, 1);
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1,
+          "no_new_privs");
+    EXPECT_ERR("an unknown prctl option", prctl(12345, 0, 0, 0, 0), EINVAL);
+    printf("dumpable and no_new_privs round trip\n");
+
+    /* pdeathsig: a grandchild hears SIGUSR1 when its parent exits. */
+    int pfd[2];
+    pipe(pfd);
+    pid_t mid = vk_fork();
+    if (mid == 0) {
+        pid_t c = vk_fork();
+        if (c == 0) {
+            sigset_t s;
+            sigemptyset(&s);
+            sigaddset(&s, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &s, NULL);
+            prctl(PR_SET_PDEATHSIG, SIGUSR1);
+            int sig = 0;
+            write(pfd[1], "r", 1); /* ready: the parent may go */
+            struct timespec two = {2, 0};
+            siginfo_t si;
+            sig = sigtimedwait(&s, &si, &two);
+            char r = sig == SIGUSR1 ? 'y' : 'n';
+            write(pfd[1], &r, 1);
+            vk_exit(0);
+        }
+        char ready;
+        read(pfd[0], &ready, 1);
+        vk_exit(0);
+    }
+    vk_reap_ok(mid, "the middle process");
+    close(pfd[1]);
+    /* The middle process took the "ready" byte; the orphan's verdict follows. */
+    char r = 0;
+    read(pfd[0], &r, 1);
+    printf("pdeathsig: the orphan got SIGUSR1: %s\n", r == 'y' ? "yes" : "no");
+    CHECK(r == 'y', "pdeathsig");
+}
+
 static const struct vk_mode modes[] = {
     {"create", create},   {"mutex", mutex_mode}, {"condvar", condvar},     {"barrier", barrier},
     {"tls", tls},         {"cancel", cancel},    {"robust", robust},       {"kill", kill_mode},
     {"fork", fork_mode},  {"exec", exec_mode},   {"leader", leader},       {"exitgroup", exitgroup},
-    {NULL, NULL},
+    {"sched", sched_mode}, {"prctl", prctl_mode}, {NULL, NULL},
 };
 
 int main(int argc, char **argv) {

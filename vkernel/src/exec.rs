@@ -173,8 +173,14 @@ fn load_and_switch(
     t.process.files().close_on_exec();
     t.process.sigactions.unshare();
     t.process.reset_caught_handlers();
+    crate::syscall::delete_posix_timers(&t.kernel, &t.process);
     t.altstack = Default::default();
-    t.process.life().did_exec = true;
+    {
+        let mut l = t.process.life();
+        l.did_exec = true;
+        l.undumpable = false;
+    }
+    t.me.comm.lock().unwrap_or_else(|e| e.into_inner()).clear();
     record(t, &abs, &argv, &envp);
     let template = t.template_regs();
     t.regs = Regs::initial(img.entry, stack.sp, &template);

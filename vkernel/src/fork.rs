@@ -104,6 +104,7 @@ fn clone_thread(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
     let setup = child_setup(t, a, tid)?;
     let me = Thread::new(tid);
     me.signals().mask = t.me.signals().mask;
+    *me.comm.lock().unwrap_or_else(|e| e.into_inner()) = t.thread_name();
     // Before the thread runs: it may exit (and clear the same word) at once.
     if a.flags & CLONE_PARENT_SETTID != 0 {
         let _ = t.process.mm().write_val(GuestPtr(a.parent_tid), &tid);

@@ -98,10 +98,12 @@ impl Kernel {
     }
 }
 
-/// /proc's view of the kernel, from one task's point of view (for /proc/self).
+/// /proc's view of the kernel, from one task's point of view (for /proc/self and
+/// /proc/thread-self).
 pub struct KernelView<'a> {
     pub kernel: &'a Kernel,
     pub current: i32,
+    pub current_tid: i32,
 }
 
 impl ProcView for KernelView<'_> {
@@ -116,6 +118,18 @@ impl ProcView for KernelView<'_> {
 
     fn current_pid(&self) -> i32 {
         self.current
+    }
+
+    fn current_tid(&self) -> i32 {
+        self.current_tid
+    }
+
+    fn thread_group(&self, tid: i32) -> Option<i32> {
+        let procs = self.kernel.all_processes();
+        let p = procs
+            .iter()
+            .find(|p| p.threads().iter().any(|t| t.tid == tid))?;
+        Some(p.pid)
     }
 
     fn meminfo(&self) -> (u64, u64) {
@@ -207,13 +221,7 @@ impl Kernel {
         // The table closes its files unless a CLONE_FILES sibling still uses it.
         drop(p.files.replace(Default::default()));
         self.disassociate_ctty(p, true);
-        if let Some(id) = p.real_timer().id.take() {
-            self.timers.cancel(id);
-        }
-        let posix = std::mem::take(&mut p.posix_timers().timers);
-        for id in posix.values().filter_map(|pt| pt.timer.id) {
-            self.timers.cancel(id);
-        }
+        crate::syscall::cancel_timers(self, p);
         // A parent that ignores SIGCHLD never sees this zombie: take it out of the
         // parent's children before the exit status becomes visible to its wait.
         let parent = self.process(p.ppid());
@@ -248,6 +256,11 @@ impl Kernel {
         let Some(init) = self.process(1) else { return };
         for c in children {
             if let Some(child) = self.process(c) {
+                let sig = child.life().pdeathsig;
+                if sig != 0 {
+                    let info = crate::signal::SigInfo::kernel(sig);
+                    crate::signal::deliver::send_to_process(self, &child, info);
+                }
                 child.tree().ppid = 1;
                 // init is not to be surprised by a clone child's odd exit signal.
                 child.exit_signal.store(libc::SIGCHLD, Ordering::SeqCst);

@@ -238,6 +238,7 @@ fn lookup(k: &Kernel, path: &[u8]) -> Option<Arc<Inode>> {
     let view = kernel::KernelView {
         kernel: k,
         current: 1,
+        current_tid: 1,
     };
     let walk = fs::Walk {
         root: &k.vfs.root,

@@ -6,7 +6,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +13,7 @@ use crate::fs::inode::Inode;
 use crate::fs::procfs::ProcInfo;
 use crate::fs::{path_of, Cred, FdTable};
 use crate::mm::Vmspace;
+use crate::sched::sigtimer::SigTimers;
 use crate::sched::{WaitQueue, Waker};
 use crate::signal::{SigQueue, UNBLOCKABLE};
 
@@ -76,6 +76,12 @@ pub struct Thread {
     pub stub_pid: AtomicI32,
     /// Whether the task is running guest code right now (a kick is needed to stop it).
     pub in_guest: AtomicBool,
+    /// The thread's name (prctl PR_SET_NAME, /proc/<pid>/task/<tid>/comm); empty
+    /// until set: then the process's name.
+    pub comm: Mutex<Vec<u8>>,
+    /// sched_setaffinity's mask as the guest set it (bytes of a cpu_set_t); empty:
+    /// every CPU. The host scheduler places the stub threads (see docs/SYSCALLS.md).
+    pub affinity: Mutex<Vec<u8>>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +103,8 @@ impl Thread {
             stub_tid: AtomicI32::new(0),
             stub_pid: AtomicI32::new(0),
             in_guest: AtomicBool::new(false),
+            comm: Mutex::new(Vec::new()),
+            affinity: Mutex::new(Vec::new()),
         })
     }
 
@@ -119,29 +127,6 @@ impl Thread {
             }
         }
     }
-}
-
-/// ITIMER_REAL / alarm: the armed kernel timer and its period.
-#[derive(Default)]
-pub struct RealTimer {
-    pub id: Option<crate::sched::timer::TimerId>,
-    pub deadline: Option<std::time::Instant>,
-    pub interval: std::time::Duration,
-}
-
-/// A timer_create timer: the clock it counts on, the signal it raises, and its
-/// arming state.
-pub struct PosixTimer {
-    pub clock: i32,
-    /// None for SIGEV_NONE (the timer only counts).
-    pub signal: Option<crate::signal::SigInfo>,
-    pub timer: RealTimer,
-}
-
-#[derive(Default)]
-pub struct PosixTimers {
-    pub next_id: i32,
-    pub timers: std::collections::BTreeMap<i32, PosixTimer>,
 }
 
 /// Where a process stands in the process tree.
@@ -217,6 +202,13 @@ pub struct Life {
     /// A thread in execve is ending the others (Linux's group_exec_task): their
     /// SIGKILL ends only them.
     pub execing: Option<i32>,
+    /// membarrier(REGISTER_PRIVATE_EXPEDITED) was called.
+    pub membarrier_registered: bool,
+    /// prctl PR_SET_PDEATHSIG: the signal this process gets when its parent ends.
+    pub pdeathsig: i32,
+    /// prctl PR_SET_DUMPABLE(0) and PR_SET_NO_NEW_PRIVS, as the guest set them.
+    pub undumpable: bool,
+    pub no_new_privs: bool,
 }
 
 /// A part of a process that clone can share with the child (CLONE_VM, CLONE_FILES,
@@ -298,9 +290,8 @@ pub struct Process {
     /// are raised today only by a thread on itself (SIGPIPE, faults), which is not
     /// asleep then; whoever posts to another thread must notify this queue too.
     pub signal_event: WaitQueue,
-    pub real_timer: Mutex<RealTimer>,
-    /// timer_create's timers, by id.
-    pub posix_timers: Mutex<PosixTimers>,
+    /// alarm, the interval timers and timer_create's timers.
+    pub timers: Mutex<SigTimers>,
     /// The signal the parent gets at our end (clone's low byte; SIGCHLD but for
     /// clone children, and SIGCHLD again once reparented).
     pub exit_signal: AtomicI32,
@@ -346,8 +337,7 @@ impl Process {
             child_event: WaitQueue::default(),
             vfork_event: WaitQueue::default(),
             signal_event: WaitQueue::default(),
-            real_timer: Mutex::new(RealTimer::default()),
-            posix_timers: Mutex::new(PosixTimers::default()),
+            timers: Mutex::new(SigTimers::new(pid)),
             exit_signal: AtomicI32::new(libc::SIGCHLD),
             thread_exit: WaitQueue::default(),
             stub_pid: AtomicI32::new(0),
@@ -362,12 +352,8 @@ impl Process {
         CpuTimes::of_stub(self.stub_pid.load(Ordering::SeqCst))
     }
 
-    pub fn posix_timers(&self) -> MutexGuard<'_, PosixTimers> {
-        lock(&self.posix_timers)
-    }
-
-    pub fn real_timer(&self) -> MutexGuard<'_, RealTimer> {
-        lock(&self.real_timer)
+    pub fn timers(&self) -> MutexGuard<'_, SigTimers> {
+        lock(&self.timers)
     }
 
     pub fn tree(&self) -> MutexGuard<'_, Tree> {
@@ -523,7 +509,15 @@ impl Process {
             cwd,
             uid: cred.uid,
             gid: cred.gid,
-            threads: self.threads().len().max(1) as u32,
+            tids: self.threads().iter().map(|t| t.tid).collect(),
+            thread_comms: self
+                .threads()
+                .iter()
+                .filter_map(|t| {
+                    let c = lock(&t.comm).clone();
+                    (!c.is_empty()).then_some((t.tid, c))
+                })
+                .collect(),
             vm_bytes,
             rss_bytes,
             maps,
@@ -532,18 +526,9 @@ impl Process {
     }
 }
 
-/// ITIMER_REAL as a checkpoint saves it: the time left, not the host instant, so the
-/// timer resumes with its remaining time after the thaw (which re-arms it through
-/// `syscall::itimer`, where its expiry handler lives).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedRealTimer {
-    /// `None` when the timer is disarmed.
-    pub remaining: Option<Duration>,
-    pub interval: Duration,
-}
-
 /// The process state whose live form serde cannot hold as it is: 64 signal actions
-/// (serde's arrays stop at 32), `libc::rlimit64` (no serde) and the timer's instant.
+/// (serde's arrays stop at 32) and `libc::rlimit64` (no serde); the timers' saved
+/// form is `sched::sigtimer::SavedSigTimers`.
 #[cfg_attr(
     not(test),
     expect(dead_code, reason = "the checkpoint's API (issue 5)")
@@ -568,15 +553,6 @@ impl Process {
 
     pub fn restore_rlimits(&self, saved: [(u64, u64); 16]) {
         *self.rlimits() = saved.map(|(rlim_cur, rlim_max)| libc::rlimit64 { rlim_cur, rlim_max });
-    }
-
-    /// `now` is the instant of the freeze, the same for every timer of the checkpoint.
-    pub fn save_real_timer(&self, now: Instant) -> SavedRealTimer {
-        let rt = self.real_timer();
-        SavedRealTimer {
-            remaining: rt.deadline.map(|d| d.saturating_duration_since(now)),
-            interval: rt.interval,
-        }
     }
 }
 
@@ -653,6 +629,10 @@ mod tests {
             group_exit: Some((ExitStatus::Signal(11), true)),
             last_thread_exit: Some((ExitStatus::Code(5), false)),
             execing: Some(4),
+            membarrier_registered: true,
+            pdeathsig: 9,
+            undumpable: true,
+            no_new_privs: true,
         });
         round_trip(&Life {
             exit: Some(ExitStatus::Code(3)),
@@ -679,7 +659,7 @@ mod tests {
     }
 
     #[test]
-    fn actions_limits_and_timer_round_trip_through_a_checkpoint() {
+    fn actions_and_limits_round_trip_through_a_checkpoint() {
         let p = process();
         p.sigactions()[10] = SigAction {
             handler: 0x40_1234,
@@ -689,20 +669,8 @@ mod tests {
         };
         p.sigactions()[13].handler = crate::signal::SIG_IGN;
         p.rlimits()[libc::RLIMIT_NOFILE as usize].rlim_cur = 256;
-        let now = Instant::now();
-        {
-            let mut rt = p.real_timer();
-            rt.deadline = Some(now + Duration::from_millis(1500));
-            rt.interval = Duration::from_secs(1);
-        }
-
         let actions = round_trip(&p.save_sigactions());
         let limits = round_trip(&p.save_rlimits());
-        let timer = round_trip(&p.save_real_timer(now));
-        assert_eq!(timer.remaining, Some(Duration::from_millis(1500)));
-        assert_eq!(timer.interval, Duration::from_secs(1));
-        p.real_timer().deadline = None;
-        assert_eq!(p.save_real_timer(now).remaining, None);
 
         let q = process();
         q.restore_sigactions(actions).unwrap();

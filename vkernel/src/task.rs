@@ -74,6 +74,7 @@ impl Task {
         KernelView {
             kernel: &self.kernel,
             current: self.process.pid,
+            current_tid: self.tid,
         }
     }
 
@@ -93,6 +94,21 @@ impl Task {
         let kill = crate::signal::bit(crate::signal::SIGKILL);
         self.me.signals().pending.set() & kill != 0
             || self.process.shared_pending().set() & kill != 0
+    }
+
+    /// The thread's name: its own (PR_SET_NAME) or the process's.
+    pub fn thread_name(&self) -> Vec<u8> {
+        let own = self
+            .me
+            .comm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if own.is_empty() {
+            self.process.exec_info().comm.clone()
+        } else {
+            own
+        }
     }
 
     /// The stub's host address space, as the vmspace knows it.

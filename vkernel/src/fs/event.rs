@@ -385,8 +385,7 @@ impl Caller<'_> {
 
     /// Takes the lowest pending signal in `mask`, the thread's own first.
     fn dequeue(&self, mask: u64) -> Option<SigInfo> {
-        let own = self.thread.signals().pending.take(!mask);
-        own.or_else(|| self.process.shared_pending().take(!mask))
+        crate::signal::dequeue(self.thread, self.process, !mask)
     }
 }
 
@@ -488,13 +487,13 @@ impl SignalFd {
 enum Layout {
     Kill,
     Rt,
+    Timer,
     Child,
     Fault,
 }
 
 fn layout(i: &SigInfo) -> Layout {
     use crate::signal::*;
-    const SI_TIMER: i32 = -2;
     const SI_SIGIO: i32 = -5;
     match i.code {
         c if c > 0 && c < SI_KERNEL => match i.signo {
@@ -502,7 +501,8 @@ fn layout(i: &SigInfo) -> Layout {
             SIGILL | SIGFPE | SIGSEGV | SIGBUS | SIGTRAP => Layout::Fault,
             _ => Layout::Kill,
         },
-        c if c < 0 && c != SI_TIMER && c != SI_SIGIO => Layout::Rt,
+        SI_TIMER => Layout::Timer,
+        c if c < 0 && c != SI_SIGIO => Layout::Rt,
         _ => Layout::Kill,
     }
 }
@@ -517,12 +517,20 @@ fn signalfd_siginfo(i: &SigInfo) -> [u8; SIGINFO_SIZE] {
         put(12, &i.pid.to_ne_bytes()); // ssi_pid
         put(16, &i.uid.to_ne_bytes()); // ssi_uid
     };
+    let value = |put: &mut dyn FnMut(usize, &[u8])| {
+        put(44, &(i.value as i32).to_ne_bytes()); // ssi_int
+        put(48, &i.value.to_ne_bytes()); // ssi_ptr
+    };
     match layout(i) {
         Layout::Kill => sender(&mut put),
         Layout::Rt => {
             sender(&mut put);
-            put(44, &(i.value as i32).to_ne_bytes()); // ssi_int
-            put(48, &i.value.to_ne_bytes()); // ssi_ptr
+            value(&mut put);
+        }
+        Layout::Timer => {
+            put(24, &i.pid.to_ne_bytes()); // ssi_tid: the timer id
+            put(32, &i.overrun.to_ne_bytes()); // ssi_overrun
+            value(&mut put);
         }
         Layout::Child => {
             sender(&mut put);
@@ -726,6 +734,17 @@ mod tests {
         });
         assert_eq!(chld[40], 3);
         assert_eq!(chld[12], 9);
+        let timer = signalfd_siginfo(&SigInfo {
+            signo: 40,
+            code: crate::signal::SI_TIMER,
+            pid: 2,
+            value: 77,
+            overrun: 5,
+            ..Default::default()
+        });
+        let word =
+            |o: usize| i32::from_ne_bytes([timer[o], timer[o + 1], timer[o + 2], timer[o + 3]]);
+        assert_eq!((word(12), word(24), word(32), word(44)), (0, 2, 5, 77));
     }
 
     #[test]

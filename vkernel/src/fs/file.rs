@@ -10,7 +10,7 @@ use super::dev::Device;
 use super::epoll::{Epoll, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM};
 use super::event::{Caller, EventFd, SignalFd, TimerFd};
 use super::inode::*;
-use super::pipe::Pipe;
+use super::pipe::{Ends, Pipe};
 use super::procfs::{self, ProcView};
 use super::tty::Tty;
 use crate::sched::{Block, WaitQueue};
@@ -42,10 +42,10 @@ pub enum FileKind {
     ProcData(Arc<Vec<u8>>),
     /// O_PATH: a handle for *at calls and fstat only.
     Path,
-    /// One end of a pipe.
+    /// One end of a pipe, or both (a FIFO opened O_RDWR).
     Pipe {
         pipe: Arc<Pipe>,
-        write_end: bool,
+        ends: Ends,
     },
     /// Anonymous-inode objects: fs/event.rs and fs/epoll.rs.
     EventFd(Arc<EventFd>),
@@ -304,7 +304,7 @@ impl OpenFile {
 impl Drop for OpenFile {
     fn drop(&mut self) {
         match &self.kind {
-            FileKind::Pipe { pipe, write_end } => pipe.release(*write_end),
+            FileKind::Pipe { pipe, ends } => pipe.release(*ends),
             FileKind::Tty { tty, .. } if tty.is_pty() => tty.release_slave(),
             FileKind::PtyMaster(tty) => tty.release_master(),
             _ => {}
@@ -398,10 +398,10 @@ impl FileKind {
     /// signals a signalfd reports.
     pub fn poll(&self, cur: &Caller) -> Option<Readiness> {
         Some(match self {
-            FileKind::Pipe { pipe, write_end } => {
+            FileKind::Pipe { pipe, ends } => {
                 let (writes, reads_from_full) = pipe.events();
                 Readiness {
-                    mask: with_norm(pipe.poll(*write_end)),
+                    mask: with_norm(pipe.poll(*ends)),
                     ins: writes,
                     outs: reads_from_full,
                 }

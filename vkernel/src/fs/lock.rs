@@ -1,8 +1,13 @@
 //! File locks: flock(2) locks, owned by open file descriptions, and POSIX record
 //! locks (fcntl F_SETLK), owned by processes and covering byte ranges.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
+
+use super::inode::Inode;
 
 /// Who holds a lock: an open file description (flock) or a process (POSIX).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,11 +60,12 @@ impl FileLocks {
         self.held.iter().find(|h| h.conflicts(want)).copied()
     }
 
-    /// Takes `want` if nothing conflicts (EAGAIN otherwise), replacing the owner's
-    /// own locks in that range (a POSIX lock converts or splits them).
-    pub fn acquire(&mut self, want: Lock) -> Result<(), Errno> {
-        if self.conflict(&want).is_some() {
-            return Err(Errno::EAGAIN);
+    /// Takes `want` if nothing conflicts (else returns the lock in the way),
+    /// replacing the owner's own locks in that range (a POSIX lock converts or
+    /// splits them).
+    pub fn acquire(&mut self, want: Lock) -> Result<(), Lock> {
+        if let Some(blocker) = self.conflict(&want) {
+            return Err(blocker);
         }
         self.release(want.owner, want.flock, want.start, want.end);
         self.held.push(want);
@@ -91,6 +97,57 @@ impl FileLocks {
         let before = self.held.len();
         self.held.retain(|h| h.owner != owner);
         before != self.held.len()
+    }
+}
+
+/// Linux gives up following a chain of waiters after this many steps.
+const MAX_DEADLK_ITERATIONS: usize = 10;
+
+/// Which POSIX lock each waiting process waits for (Linux's blocked_hash), to find
+/// deadlocks. Entries live only while their F_SETLKW sleeps, so a checkpoint never
+/// needs them: a frozen waiter re-issues its call.
+#[derive(Default)]
+pub struct LockWaits {
+    waiting: Mutex<HashMap<i32, (Weak<Inode>, Lock)>>,
+}
+
+impl LockWaits {
+    /// `want` on `inode` is stopped by `blocker`: records that its owner now waits,
+    /// unless waiting would close a cycle of processes waiting on each other's locks
+    /// (EDEADLK, as Linux's posix_locks_deadlock: follow the blocker's owner to the
+    /// lock it waits for, and that lock's owner on). flock locks are not checked.
+    pub fn wait(&self, inode: &Arc<Inode>, want: Lock, blocker: Lock) -> Result<(), Errno> {
+        let Owner::Process(me) = want.owner else {
+            return Ok(());
+        };
+        // Held across the walk and the insertion, so two processes closing a cycle
+        // at once cannot both miss it.
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut owner = blocker.owner;
+        for _ in 0..MAX_DEADLK_ITERATIONS {
+            let Owner::Process(pid) = owner else { break };
+            if pid == me {
+                return Err(Errno::EDEADLK);
+            }
+            let Some(next) = waiting.get(&pid).and_then(|(ino, their)| {
+                let ino = ino.upgrade()?;
+                let next = ino.locks().conflict(their);
+                next
+            }) else {
+                break;
+            };
+            owner = next.owner;
+        }
+        waiting.insert(me, (Arc::downgrade(inode), want));
+        Ok(())
+    }
+
+    /// The owner's wait ended (it got the lock, or gave up).
+    pub fn done(&self, owner: Owner) {
+        if let Owner::Process(pid) = owner {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            waiting.remove(&pid);
+        }
     }
 }
 
@@ -157,7 +214,7 @@ mod tests {
         l.acquire(posix(2, Kind::Shared, 5, 15)).unwrap();
         assert_eq!(
             l.acquire(posix(3, Kind::Exclusive, 9, 20)),
-            Err(Errno::EAGAIN)
+            Err(posix(1, Kind::Shared, 0, 10))
         );
         l.acquire(posix(3, Kind::Exclusive, 15, 20)).unwrap();
     }
@@ -185,6 +242,28 @@ mod tests {
         l.acquire(f).unwrap();
         l.acquire(posix(1, Kind::Exclusive, 0, 10)).unwrap();
         assert!(l.release_all(Owner::File(7)));
+    }
+
+    #[test]
+    fn a_wait_that_closes_a_cycle_is_edeadlk() {
+        let (a, b) = (crate::fs::pipe::pipe_inode(), crate::fs::pipe::pipe_inode());
+        let waits = LockWaits::default();
+        a.locks().acquire(posix(1, Kind::Exclusive, 0, 10)).unwrap();
+        b.locks().acquire(posix(2, Kind::Exclusive, 0, 10)).unwrap();
+        b.locks()
+            .acquire(posix(3, Kind::Exclusive, 20, 30))
+            .unwrap();
+        // 1 waits for 2 (on b); 2 waiting for 3 closes no cycle; 3 waiting for 1 does.
+        let held_by = |pid, start| posix(pid, Kind::Exclusive, start, start + 10);
+        waits.wait(&b, held_by(1, 0), held_by(2, 0)).unwrap();
+        waits.wait(&b, held_by(2, 20), held_by(3, 20)).unwrap();
+        assert_eq!(
+            waits.wait(&a, held_by(3, 0), held_by(1, 0)),
+            Err(Errno::EDEADLK)
+        );
+        // Once 2 stops waiting, the chain from 1 ends at 2 and 3 may wait.
+        waits.done(Owner::Process(2));
+        waits.wait(&a, held_by(3, 0), held_by(1, 0)).unwrap();
     }
 
     #[test]

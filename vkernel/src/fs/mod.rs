@@ -79,6 +79,8 @@ pub struct Vfs {
     /// Serialises changes to the namespace (create, link, unlink, rename), so each
     /// sees a consistent tree; lookups only lock one directory at a time.
     namespace: Mutex<()>,
+    /// POSIX lock waits across all inodes, for deadlock detection.
+    pub lock_waits: lock::LockWaits,
 }
 
 /// A lookup's starting point and what is `/` for it.
@@ -101,6 +103,7 @@ impl Vfs {
             root,
             pts,
             namespace: Mutex::new(()),
+            lock_waits: lock::LockWaits::default(),
         }
     }
 
@@ -205,8 +208,8 @@ impl Walk<'_> {
             return Err(Errno::ELOOP);
         }
         // /proc/<pid>/fd/N leads to the open file itself, even one with no name left.
-        if let Some(procfs::ProcNode::Fd(pid, fd)) = child.proc_node() {
-            return self.view.fd_inode(pid, fd).ok_or(Errno::ENOENT);
+        if let Some(procfs::ProcNode::Fd(who, fd)) = child.proc_node() {
+            return self.view.fd_inode(who.pid, fd).ok_or(Errno::ENOENT);
         }
         let target = readlink(&child, self.view)?;
         self.walk(cur, &target, true, depth + 1)

@@ -36,6 +36,29 @@ struct PipeState {
     write_opens: u64,
 }
 
+/// Which ends of a pipe an open file holds: one, or both for a FIFO opened O_RDWR
+/// (which Linux counts as a reader and a writer, so its open never waits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ends {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl Ends {
+    pub const READ: Ends = Ends {
+        read: true,
+        write: false,
+    };
+    pub const WRITE: Ends = Ends {
+        read: false,
+        write: true,
+    };
+    pub const BOTH: Ends = Ends {
+        read: true,
+        write: true,
+    };
+}
+
 impl std::fmt::Debug for Pipe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pipe")
@@ -132,24 +155,27 @@ impl Pipe {
         Ok(done)
     }
 
-    /// poll(2) readiness of one end.
-    pub fn poll(&self, write_end: bool) -> i16 {
+    /// poll(2) readiness of the ends a file holds (Linux's pipe_poll).
+    pub fn poll(&self, ends: Ends) -> i16 {
         let st = self.lock();
-        if write_end {
-            if st.readers == 0 {
-                POLLOUT | POLLERR
-            } else if st.capacity.saturating_sub(st.data.len()) >= PIPE_BUF {
-                POLLOUT
-            } else {
-                0
+        let mut r = 0;
+        if ends.read {
+            if !st.data.is_empty() {
+                r |= POLLIN;
             }
-        } else {
-            let mut r = if st.data.is_empty() { 0 } else { POLLIN };
             if st.writers == 0 {
                 r |= POLLHUP;
             }
-            r
         }
+        if ends.write {
+            if st.capacity.saturating_sub(st.data.len()) >= PIPE_BUF {
+                r |= POLLOUT;
+            }
+            if st.readers == 0 {
+                r |= POLLERR;
+            }
+        }
+        r
     }
 
     /// A named FIFO's pipe: no ends open until someone opens it.
@@ -165,31 +191,36 @@ impl Pipe {
         p
     }
 
-    /// open(2) of a FIFO for one end. Without O_NONBLOCK it waits for the other side
-    /// to open; with it, a writer with no reader gets ENXIO (a reader never waits).
-    pub fn open_end(&self, write_end: bool, nonblock: bool, b: &dyn Block) -> Result<(), Errno> {
+    /// open(2) of a FIFO. Without O_NONBLOCK one end waits for the other side to
+    /// open; with it, a writer with no reader gets ENXIO (a reader never waits).
+    /// Both ends at once (O_RDWR) are their own other side: no wait.
+    pub fn open_end(&self, ends: Ends, nonblock: bool, b: &dyn Block) -> Result<(), Errno> {
         let other_opens = {
             let mut st = self.lock();
-            if write_end && nonblock && st.readers == 0 {
+            if ends == Ends::WRITE && nonblock && st.readers == 0 {
                 return Err(Errno::ENXIO);
             }
-            if write_end {
+            if ends.write {
                 st.writers += 1;
                 st.write_opens += 1;
-                st.read_opens
-            } else {
+            }
+            if ends.read {
                 st.readers += 1;
                 st.read_opens += 1;
+            }
+            if ends.write {
+                st.read_opens
+            } else {
                 st.write_opens
             }
         };
         self.wq.notify_all();
-        if nonblock {
+        if nonblock || ends == Ends::BOTH {
             return Ok(());
         }
         let waited = block_on(b, &[&self.wq], None, || {
             let st = self.lock();
-            let (now, open) = if write_end {
+            let (now, open) = if ends.write {
                 (st.read_opens, st.readers)
             } else {
                 (st.write_opens, st.writers)
@@ -197,7 +228,7 @@ impl Pipe {
             (open > 0 || now != other_opens).then_some(())
         });
         if waited.is_err() {
-            self.release(write_end);
+            self.release(ends);
         }
         waited
     }
@@ -234,13 +265,14 @@ impl Pipe {
         (st.writes, st.reads_from_full)
     }
 
-    /// An end's last open file description went away.
-    pub fn release(&self, write_end: bool) {
+    /// The last open file description holding `ends` went away.
+    pub fn release(&self, ends: Ends) {
         {
             let mut st = self.lock();
-            if write_end {
+            if ends.write {
                 st.writers -= 1;
-            } else {
+            }
+            if ends.read {
                 st.readers -= 1;
             }
         }
@@ -319,18 +351,33 @@ mod tests {
         assert_eq!(p.write(&bytes, true, &b), Ok(60_000));
         let mut head = [0u8; 1000];
         assert_eq!(p.read(&mut head, true, &b), Ok(1000));
-        p.release(true);
+        p.release(Ends::WRITE);
 
         let saved = p.save();
         let back: SavedPipe = ckpt::decode(&ckpt::encode(&saved).unwrap()).unwrap();
         assert_eq!(back, saved);
         assert_eq!((back.readers, back.writers), (1, 0));
         let q = Pipe::restore(back).unwrap();
-        assert_eq!(q.poll(false), POLLIN | POLLHUP);
+        assert_eq!(q.poll(Ends::READ), POLLIN | POLLHUP);
         let mut rest = vec![0u8; 70_000];
         assert_eq!(q.read(&mut rest, true, &b), Ok(59_000));
         assert_eq!(rest[..59_000], bytes[1000..]);
         assert_eq!(q.read(&mut rest, true, &b), Ok(0), "EOF: no writer");
+    }
+
+    #[test]
+    fn a_fifo_opened_for_both_ends_never_waits() {
+        let b = Idle::new();
+        let p = Pipe::new_fifo();
+        // Blocking, yet it returns at once: it is its own reader and writer.
+        assert_eq!(p.open_end(Ends::BOTH, false, &b), Ok(()));
+        assert_eq!(p.poll(Ends::BOTH), POLLOUT);
+        assert_eq!(p.open_end(Ends::WRITE, true, &b), Ok(()), "a reader exists");
+        assert_eq!(p.write(b"hi", true, &b), Ok(2));
+        assert_eq!(p.poll(Ends::BOTH), POLLIN | POLLOUT);
+        p.release(Ends::WRITE);
+        p.release(Ends::BOTH);
+        assert_eq!(p.poll(Ends::READ), POLLIN | POLLHUP);
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub struct ProcInfo {
     pub cwd: Vec<u8>,
     pub uid: u32,
     pub gid: u32,
-    pub threads: u32,
+    /// The process's threads, the main thread (tid = pid) first.
+    pub tids: Vec<i32>,
+    /// Threads that were given their own name (prctl PR_SET_NAME).
+    pub thread_comms: Vec<(i32, Vec<u8>)>,
     pub vm_bytes: u64,
     pub rss_bytes: u64,
     pub maps: String,
@@ -32,6 +35,9 @@ pub trait ProcView {
     fn pids(&self) -> Vec<i32>;
     fn proc_info(&self, pid: i32) -> Option<ProcInfo>;
     fn current_pid(&self) -> i32;
+    fn current_tid(&self) -> i32;
+    /// The process thread `tid` belongs to, if it exists.
+    fn thread_group(&self, tid: i32) -> Option<i32>;
     fn meminfo(&self) -> (u64, u64);
     /// The inode behind a process's open file (for /proc/<pid>/fd/N "magic links").
     fn fd_inode(&self, pid: i32, fd: i32) -> Option<Arc<Inode>>;
@@ -59,16 +65,33 @@ pub enum Global {
     Stat,
 }
 
+/// Whose directory a node is in: /proc/<pid> (no tid) or /proc/<pid>/task/<tid>,
+/// which has the same files, seen from one thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who {
+    pub pid: i32,
+    pub tid: Option<i32>,
+}
+
+impl Who {
+    pub fn process(pid: i32) -> Who {
+        Who { pid, tid: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcNode {
     Root,
     SelfLink,
-    Pid(i32),
-    File(i32, PidFile),
-    Exe(i32),
-    Cwd(i32),
-    FdDir(i32),
-    Fd(i32, i32),
+    ThreadSelfLink,
+    Pid(Who),
+    File(Who, PidFile),
+    Exe(Who),
+    Cwd(Who),
+    FdDir(Who),
+    Fd(Who, i32),
+    /// /proc/<pid>/task: one directory per thread.
+    TaskDir(i32),
     Global(Global),
 }
 
@@ -96,27 +119,41 @@ pub fn build(root: &Arc<Inode>) -> Arc<Inode> {
     mount_root_dir(ino_of(&ProcNode::Root), DEV_PROCFS, 0o555, root, b"proc")
 }
 
+/// Marks the inode number of a node in a thread's directory: its high half is the
+/// tid then, not the pid.
+const IN_THREAD: u64 = 1 << 31;
+
+/// (high half, low half) of a node's inode number: the pid or tid, and its kind.
 fn ino_of(node: &ProcNode) -> u64 {
-    let (pid, k) = match node {
-        ProcNode::Root => (0, 1),
-        ProcNode::SelfLink => (0, 2),
-        ProcNode::Pid(p) => (*p, 3),
-        ProcNode::File(p, f) => (*p, 10 + *f as i64),
-        ProcNode::Exe(p) => (*p, 20),
-        ProcNode::Cwd(p) => (*p, 21),
-        ProcNode::FdDir(p) => (*p, 22),
-        ProcNode::Fd(p, fd) => (*p, 1000 + i64::from(*fd)),
-        ProcNode::Global(g) => (0, 30 + *g as i64),
+    let (who, k) = match node {
+        ProcNode::Root => (Who::process(0), 1),
+        ProcNode::SelfLink => (Who::process(0), 2),
+        ProcNode::ThreadSelfLink => (Who::process(0), 4),
+        ProcNode::Pid(w) => (*w, 3),
+        ProcNode::File(w, f) => (*w, 10 + *f as u64),
+        ProcNode::Exe(w) => (*w, 20),
+        ProcNode::Cwd(w) => (*w, 21),
+        ProcNode::FdDir(w) => (*w, 22),
+        ProcNode::TaskDir(p) => (Who::process(*p), 23),
+        // Descriptors past 2^31 - 1000 share numbers; the links are found by body.
+        ProcNode::Fd(w, fd) => (*w, (1000 + u64::from(fd.unsigned_abs())) % IN_THREAD),
+        ProcNode::Global(g) => (Who::process(0), 30 + *g as u64),
     };
-    ((pid as u64) << 32) | k as u64
+    let high = u64::from(who.tid.unwrap_or(who.pid).unsigned_abs());
+    let thread = if who.tid.is_some() { IN_THREAD } else { 0 };
+    (high << 32) | thread | k
 }
 
 fn mode_of(node: &ProcNode) -> u32 {
     match node {
-        ProcNode::Root | ProcNode::Pid(_) | ProcNode::FdDir(_) => S_IFDIR | 0o555,
-        ProcNode::SelfLink | ProcNode::Exe(_) | ProcNode::Cwd(_) | ProcNode::Fd(..) => {
-            S_IFLNK | 0o777
+        ProcNode::Root | ProcNode::Pid(_) | ProcNode::FdDir(_) | ProcNode::TaskDir(_) => {
+            S_IFDIR | 0o555
         }
+        ProcNode::SelfLink
+        | ProcNode::ThreadSelfLink
+        | ProcNode::Exe(_)
+        | ProcNode::Cwd(_)
+        | ProcNode::Fd(..) => S_IFLNK | 0o777,
         ProcNode::File(_, PidFile::Environ) => S_IFREG | 0o400,
         ProcNode::File(..) | ProcNode::Global(_) => S_IFREG | 0o444,
     }
@@ -143,22 +180,32 @@ fn inode_for(node: ProcNode, parent: &Arc<Inode>, name: &[u8]) -> Arc<Inode> {
 }
 
 /// Decodes a proc directory inode back to its node.
-pub fn dir_node(inode: &Inode) -> Option<ProcNode> {
+pub fn dir_node(inode: &Inode, view: &dyn ProcView) -> Option<ProcNode> {
     if inode.dev != DEV_PROCFS {
         return None;
     }
-    let pid = (inode.ino >> 32) as i32;
-    Some(match inode.ino & 0xffff_ffff {
+    let high = (inode.ino >> 32) as i32;
+    let low = inode.ino & 0xffff_ffff;
+    let who = if low & IN_THREAD != 0 {
+        Who {
+            pid: view.thread_group(high)?,
+            tid: Some(high),
+        }
+    } else {
+        Who::process(high)
+    };
+    Some(match low & !IN_THREAD {
         1 => ProcNode::Root,
-        3 => ProcNode::Pid(pid),
-        22 => ProcNode::FdDir(pid),
+        3 => ProcNode::Pid(who),
+        22 => ProcNode::FdDir(who),
+        23 => ProcNode::TaskDir(high),
         _ => return inode.proc_node(),
     })
 }
 
 /// Looks `name` up in the proc directory `dir`.
 pub fn lookup(dir: &Arc<Inode>, name: &[u8], view: &dyn ProcView) -> Result<Arc<Inode>, Errno> {
-    let node = dir_node(dir).ok_or(Errno::ENOENT)?;
+    let node = dir_node(dir, view).ok_or(Errno::ENOENT)?;
     let child = child_named(&node, name, view).ok_or(Errno::ENOENT)?;
     Ok(inode_for(child, dir, name))
 }
@@ -173,44 +220,46 @@ fn parse_pid(name: &[u8]) -> Option<i32> {
 
 fn child_named(node: &ProcNode, name: &[u8], view: &dyn ProcView) -> Option<ProcNode> {
     let s = std::str::from_utf8(name).ok()?;
+    let children = children(node, view).ok()?;
+    if let Some((_, c)) = children.into_iter().find(|(n, _)| n == s) {
+        return Some(c);
+    }
+    // Numbers are looked up directly: a pid need not be listed to exist, and a
+    // descriptor is found without listing all of them.
     match node {
         ProcNode::Root => {
-            if s == "self" {
-                return Some(ProcNode::SelfLink);
-            }
-            if let Some(g) = GLOBALS.iter().find(|(n, _)| *n == s) {
-                return Some(ProcNode::Global(g.1));
-            }
             let pid = parse_pid(name)?;
-            view.proc_info(pid).map(|_| ProcNode::Pid(pid))
-        }
-        ProcNode::Pid(pid) => match s {
-            "exe" => Some(ProcNode::Exe(*pid)),
-            "cwd" => Some(ProcNode::Cwd(*pid)),
-            "fd" => Some(ProcNode::FdDir(*pid)),
-            _ => PID_FILES
-                .iter()
-                .find(|(n, _)| *n == s)
-                .map(|f| ProcNode::File(*pid, f.1)),
-        },
-        ProcNode::FdDir(pid) => {
-            let fd: i32 = s.parse().ok()?;
-            let info = view.proc_info(*pid)?;
-            info.fds
-                .iter()
-                .any(|(f, _)| *f == fd)
-                .then_some(ProcNode::Fd(*pid, fd))
+            view.proc_info(pid)
+                .map(|_| ProcNode::Pid(Who::process(pid)))
         }
         _ => None,
     }
 }
 
-/// Directory listing: (name, inode number, mode).
-pub fn readdir(dir: &Inode, view: &dyn ProcView) -> Result<Vec<(Vec<u8>, u64, u32)>, Errno> {
-    let node = dir_node(dir).ok_or(Errno::ENOTDIR)?;
-    let children: Vec<(String, ProcNode)> = match &node {
+/// The files of a pid or thread directory (a thread's has no task/).
+fn pid_dir(who: Who) -> Vec<(String, ProcNode)> {
+    let mut v: Vec<(String, ProcNode)> = PID_FILES
+        .iter()
+        .map(|(n, f)| (n.to_string(), ProcNode::File(who, *f)))
+        .collect();
+    v.push(("exe".into(), ProcNode::Exe(who)));
+    v.push(("cwd".into(), ProcNode::Cwd(who)));
+    v.push(("fd".into(), ProcNode::FdDir(who)));
+    if who.tid.is_none() {
+        v.push(("task".into(), ProcNode::TaskDir(who.pid)));
+    }
+    v
+}
+
+/// A directory's entries, by name.
+fn children(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<(String, ProcNode)>, Errno> {
+    let info = |pid: i32| view.proc_info(pid).ok_or(Errno::ENOENT);
+    Ok(match node {
         ProcNode::Root => {
-            let mut v: Vec<(String, ProcNode)> = vec![("self".into(), ProcNode::SelfLink)];
+            let mut v: Vec<(String, ProcNode)> = vec![
+                ("self".into(), ProcNode::SelfLink),
+                ("thread-self".into(), ProcNode::ThreadSelfLink),
+            ];
             v.extend(
                 GLOBALS
                     .iter()
@@ -219,42 +268,50 @@ pub fn readdir(dir: &Inode, view: &dyn ProcView) -> Result<Vec<(Vec<u8>, u64, u3
             v.extend(
                 view.pids()
                     .into_iter()
-                    .map(|p| (p.to_string(), ProcNode::Pid(p))),
+                    .map(|p| (p.to_string(), ProcNode::Pid(Who::process(p)))),
             );
             v
         }
-        ProcNode::Pid(pid) => {
-            let mut v: Vec<(String, ProcNode)> = PID_FILES
-                .iter()
-                .map(|(n, f)| (n.to_string(), ProcNode::File(*pid, *f)))
-                .collect();
-            v.push(("exe".into(), ProcNode::Exe(*pid)));
-            v.push(("cwd".into(), ProcNode::Cwd(*pid)));
-            v.push(("fd".into(), ProcNode::FdDir(*pid)));
-            v
-        }
-        ProcNode::FdDir(pid) => {
-            let info = view.proc_info(*pid).ok_or(Errno::ENOENT)?;
-            info.fds
-                .iter()
-                .map(|(fd, _)| (fd.to_string(), ProcNode::Fd(*pid, *fd)))
-                .collect()
-        }
+        ProcNode::Pid(who) => pid_dir(*who),
+        ProcNode::TaskDir(pid) => info(*pid)?
+            .tids
+            .into_iter()
+            .map(|tid| {
+                let who = Who {
+                    pid: *pid,
+                    tid: Some(tid),
+                };
+                (tid.to_string(), ProcNode::Pid(who))
+            })
+            .collect(),
+        ProcNode::FdDir(who) => info(who.pid)?
+            .fds
+            .iter()
+            .map(|(fd, _)| (fd.to_string(), ProcNode::Fd(*who, *fd)))
+            .collect(),
         _ => return Err(Errno::ENOTDIR),
-    };
-    Ok(children
+    })
+}
+
+/// Directory listing: (name, inode number, mode).
+pub fn readdir(dir: &Inode, view: &dyn ProcView) -> Result<Vec<(Vec<u8>, u64, u32)>, Errno> {
+    let node = dir_node(dir, view).ok_or(Errno::ENOTDIR)?;
+    Ok(children(&node, view)?
         .into_iter()
         .map(|(n, c)| (n.into_bytes(), ino_of(&c), mode_of(&c)))
         .collect())
 }
 
 pub fn readlink(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<u8>, Errno> {
-    let info = |pid: i32| view.proc_info(pid).ok_or(Errno::ENOENT);
+    let info = |w: &Who| view.proc_info(w.pid).ok_or(Errno::ENOENT);
     match node {
         ProcNode::SelfLink => Ok(view.current_pid().to_string().into_bytes()),
-        ProcNode::Exe(pid) => Ok(info(*pid)?.exe),
-        ProcNode::Cwd(pid) => Ok(info(*pid)?.cwd),
-        ProcNode::Fd(pid, fd) => info(*pid)?
+        ProcNode::ThreadSelfLink => {
+            Ok(format!("{}/task/{}", view.current_pid(), view.current_tid()).into_bytes())
+        }
+        ProcNode::Exe(w) => Ok(info(w)?.exe),
+        ProcNode::Cwd(w) => Ok(info(w)?.cwd),
+        ProcNode::Fd(w, fd) => info(w)?
             .fds
             .into_iter()
             .find(|(f, _)| f == fd)
@@ -267,23 +324,29 @@ pub fn readlink(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<u8>, Errno> 
 /// The bytes of a proc file, generated now.
 pub fn content(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<u8>, Errno> {
     match node {
-        ProcNode::File(pid, f) => {
-            let info = view.proc_info(*pid).ok_or(Errno::ESRCH)?;
-            Ok(pid_file(&info, *f))
+        ProcNode::File(w, f) => {
+            let info = view.proc_info(w.pid).ok_or(Errno::ESRCH)?;
+            if w.tid.is_some_and(|tid| !info.tids.contains(&tid)) {
+                return Err(Errno::ESRCH);
+            }
+            Ok(pid_file(&info, w.tid.unwrap_or(w.pid), *f))
         }
         ProcNode::Global(g) => Ok(global(*g, view).into_bytes()),
         _ => Err(Errno::EINVAL),
     }
 }
 
-fn pid_file(i: &ProcInfo, f: PidFile) -> Vec<u8> {
-    let comm = String::from_utf8_lossy(&i.comm);
+/// A file of a pid directory, or of thread `tid`'s directory (the process's own
+/// files name the main thread, whose tid is the pid).
+fn pid_file(i: &ProcInfo, tid: i32, f: PidFile) -> Vec<u8> {
+    let own = i.thread_comms.iter().find(|(t, _)| *t == tid);
+    let comm = String::from_utf8_lossy(own.map_or(&i.comm, |(_, c)| c));
     match f {
         PidFile::Cmdline => i.cmdline.clone(),
         PidFile::Environ => i.environ.clone(),
         PidFile::Comm => format!("{comm}\n").into_bytes(),
         PidFile::Maps => i.maps.clone().into_bytes(),
-        PidFile::Stat => stat_line(i, &comm).into_bytes(),
+        PidFile::Stat => stat_line(i, tid, &comm).into_bytes(),
         PidFile::Status => format!(
             "Name:\t{comm}\nUmask:\t0022\nState:\t{} ({})\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\n\
              TracerPid:\t0\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t64\n\
@@ -291,11 +354,11 @@ fn pid_file(i: &ProcInfo, f: PidFile) -> Vec<u8> {
             i.state,
             state_name(i.state),
             i.pid,
-            i.pid,
+            tid,
             i.ppid,
             i.vm_bytes / 1024,
             i.rss_bytes / 1024,
-            i.threads,
+            i.tids.len(),
             u = i.uid,
             g = i.gid,
         )
@@ -314,9 +377,9 @@ fn state_name(s: char) -> &'static str {
 }
 
 /// /proc/<pid>/stat: the 52 fields busybox ps and top read.
-fn stat_line(i: &ProcInfo, comm: &str) -> String {
+fn stat_line(i: &ProcInfo, tid: i32, comm: &str) -> String {
     let mut f: Vec<String> = vec![
-        i.pid.to_string(),
+        tid.to_string(),
         format!("({comm})"),
         i.state.to_string(),
         i.ppid.to_string(),
@@ -325,7 +388,7 @@ fn stat_line(i: &ProcInfo, comm: &str) -> String {
     ];
     // tty_nr .. : zeros except vsize (23), rss (24, pages) and num_threads (20).
     f.extend((7..=52).map(|n| match n {
-        20 => i.threads.to_string(),
+        20 => i.tids.len().to_string(),
         23 => i.vm_bytes.to_string(),
         24 => (i.rss_bytes / 4096).to_string(),
         _ => "0".into(),

@@ -1,5 +1,7 @@
 //! Blocking: wait queues and the waker each task sleeps on.
 
+pub mod cpuclock;
+pub mod sigtimer;
 pub mod timer;
 mod wait;
 

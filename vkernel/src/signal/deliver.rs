@@ -27,8 +27,7 @@ pub fn force_signal(t: &mut Task, info: SigInfo) {
 /// Takes the next deliverable signal: the thread's own first, then the process's.
 fn dequeue(t: &Task) -> Option<SigInfo> {
     let mask = t.me.signals().mask & !UNBLOCKABLE;
-    let own = t.me.signals().pending.take(mask);
-    own.or_else(|| t.process.shared_pending().take(mask))
+    super::dequeue(&t.me, &t.process, mask)
 }
 
 /// Handles every deliverable signal, then settles an interrupted system call.
@@ -123,9 +122,9 @@ pub fn to_abi_info(i: &SigInfo) -> sigframe::SigInfo {
             SigFields::Fault { addr: i.addr }
         }
         // SI_TIMER: the union holds the timer id and overrun where si_pid/si_uid are.
-        _ if i.code == -2 => SigFields::Timer {
+        _ if i.code == SI_TIMER => SigFields::Timer {
             tid: i.pid,
-            overrun: 0,
+            overrun: i.overrun,
             value: i.value,
         },
         SIGCHLD if i.code > 0 => SigFields::Child {

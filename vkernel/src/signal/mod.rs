@@ -27,6 +27,7 @@ pub const NSIG: i32 = 64;
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
 pub const SI_TKILL: i32 = -6;
+pub const SI_TIMER: i32 = -2;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
 pub const CLD_DUMPED: i32 = 3;
@@ -54,6 +55,9 @@ pub struct SigInfo {
     pub status: i32,
     pub addr: u64,
     pub value: u64,
+    /// SI_TIMER: expirations folded into this signal (si_overrun); `pid` is the
+    /// timer id (si_tid) then.
+    pub overrun: i32,
 }
 
 impl SigInfo {
@@ -112,11 +116,39 @@ impl SigQueue {
         Some(info)
     }
 
+    /// Counts `by` more expirations of POSIX timer `timer` into its signal if that is
+    /// still pending (Linux's send_sigqueue on a queued timer signal); false if none is.
+    pub fn bump_timer(&mut self, signo: i32, timer: i32, by: i32) -> bool {
+        let queued = self
+            .infos
+            .iter_mut()
+            .find(|s| s.code == SI_TIMER && s.signo == signo && s.pid == timer);
+        queued
+            .map(|s| s.overrun = s.overrun.saturating_add(by))
+            .is_some()
+    }
+
     /// Discards every pending instance of the signals in `mask`.
     pub fn discard(&mut self, mask: u64) {
         self.infos.retain(|s| bit(s.signo) & mask == 0);
         self.set &= !mask;
     }
+}
+
+/// Takes the next pending signal not in `blocked` for thread `th`: its own first,
+/// then its process's. Every dequeue goes through here, as through Linux's
+/// dequeue_signal, so a timer's overrun count follows its signals out of the queue.
+pub fn dequeue(
+    th: &crate::process::Thread,
+    p: &crate::process::Process,
+    blocked: u64,
+) -> Option<SigInfo> {
+    let own = th.signals().pending.take(blocked);
+    let info = own.or_else(|| p.shared_pending().take(blocked))?;
+    if info.code == SI_TIMER {
+        p.timers().delivered(info.pid, info.overrun);
+    }
+    Some(info)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +234,24 @@ mod tests {
         assert_eq!(q.take(0).map(|s| s.value), Some(1));
         assert_eq!(q.take(0).map(|s| s.value), Some(2));
         assert_eq!(q.take(0), None);
+    }
+
+    #[test]
+    fn a_pending_timer_signal_counts_overruns() {
+        let mut q = SigQueue::default();
+        let timer = |id| SigInfo {
+            signo: 40,
+            code: SI_TIMER,
+            pid: id,
+            ..Default::default()
+        };
+        assert!(!q.bump_timer(40, 1, 1));
+        q.push(timer(1));
+        q.push(timer(2));
+        assert!(q.bump_timer(40, 1, 1) && q.bump_timer(40, 1, 3));
+        assert!(!q.bump_timer(41, 2, 1));
+        assert_eq!(q.take(0).map(|s| (s.pid, s.overrun)), Some((1, 4)));
+        assert_eq!(q.take(0).map(|s| (s.pid, s.overrun)), Some((2, 0)));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use nix::errno::Errno;
 
 use super::{fd_arg, SysResult};
 use crate::fs::dev::Device;
-use crate::fs::file::{stat_of, O_ACCMODE, O_PATH, O_WRONLY};
+use crate::fs::file::{stat_of, O_ACCMODE, O_PATH, O_RDWR, O_WRONLY};
 use crate::fs::inode::*;
+use crate::fs::pipe::Ends;
 use crate::fs::{
     self, permitted, FdEntry, FileKind, OpenFile, Walk, MAY_EXEC, MAY_READ, MAY_WRITE,
 };
@@ -237,11 +238,11 @@ pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
     // Reopening it through /proc/<pid>/fd/N reaches this same pipe.
     let _ = inode.fifo.set(pipe.clone());
     let status = flags & crate::fs::file::O_NONBLOCK;
-    let end = |write_end: bool| {
-        let acc = if write_end { O_WRONLY } else { 0 };
+    let end = |ends: Ends| {
+        let acc = if ends.write { O_WRONLY } else { 0 };
         let kind = FileKind::Pipe {
             pipe: pipe.clone(),
-            write_end,
+            ends,
         };
         OpenFile::new(
             inode.clone(),
@@ -250,7 +251,7 @@ pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
             acc | status,
         )
     };
-    let (r, w) = (end(false), end(true));
+    let (r, w) = (end(Ends::READ), end(Ends::WRITE));
     let cloexec = flags & O_CLOEXEC != 0;
     let fds = {
         let mut files = t.process.files();
@@ -266,7 +267,8 @@ pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
     let mut bytes = [0u8; 8];
     bytes[..4].copy_from_slice(&fds[0].to_ne_bytes());
     bytes[4..].copy_from_slice(&fds[1].to_ne_bytes());
-    if let Err(e) = t.process.mm().write_bytes(GuestPtr(a[0]), &bytes) {
+    let written = t.process.mm().write_bytes(GuestPtr(a[0]), &bytes);
+    if let Err(e) = written {
         let mut files = t.process.files();
         let _ = files.close(fds[0]);
         let _ = files.close(fds[1]);
@@ -449,19 +451,20 @@ fn file_kind(t: &Task, inode: &Arc<Inode>, flags: u32) -> Result<FileKind, Errno
 }
 
 /// Opening a FIFO (named, or a pipe reached through /proc/<pid>/fd/N): one end of
-/// its pipe, with the open rendezvous. O_RDWR on a FIFO is not supported yet.
+/// its pipe with the open rendezvous, or both ends for O_RDWR (never waits).
 fn open_fifo(t: &Task, inode: &Arc<Inode>, flags: u32) -> Result<FileKind, Errno> {
-    let write_end = match flags & O_ACCMODE {
-        0 => false,
-        O_WRONLY => true,
+    let ends = match flags & O_ACCMODE {
+        0 => Ends::READ,
+        O_WRONLY => Ends::WRITE,
+        O_RDWR => Ends::BOTH,
         _ => return Err(Errno::EINVAL),
     };
     let pipe = inode
         .fifo
         .get_or_init(crate::fs::pipe::Pipe::new_fifo)
         .clone();
-    pipe.open_end(write_end, flags & crate::fs::file::O_NONBLOCK != 0, t)?;
-    Ok(FileKind::Pipe { pipe, write_end })
+    pipe.open_end(ends, flags & crate::fs::file::O_NONBLOCK != 0, t)?;
+    Ok(FileKind::Pipe { pipe, ends })
 }
 
 fn truncate_inode(inode: &Inode, len: u64) -> Result<(), Errno> {

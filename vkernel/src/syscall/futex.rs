@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use super::time::{deadline_after, now, read_timespec, ts_until};
+use super::time::{deadline_after, read_duration, wall_now};
 use super::SysResult;
 use crate::futex::{self, WaitSpec, BITSET_ANY};
 use crate::task::Task;
@@ -63,22 +63,16 @@ fn timeout(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Option
     if addr == 0 {
         return Ok(None);
     }
-    let ts = read_timespec(t, addr)?;
+    let d = read_duration(t, addr)?;
     let clk = if realtime {
         libc::CLOCK_REALTIME
     } else {
         libc::CLOCK_MONOTONIC
     };
     let left = if absolute {
-        ts_until(ts, now(clk))
+        d.saturating_sub(wall_now(clk))
     } else {
-        ts_until(
-            ts,
-            libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-        )
+        d
     };
     Ok(Some(deadline_after(left)))
 }

@@ -24,7 +24,8 @@ fn file_owner(f: &Arc<OpenFile>) -> Owner {
     Owner::File(Arc::as_ptr(f) as usize)
 }
 
-/// Takes `want`, sleeping (interruptibly) while it conflicts unless `nonblock`.
+/// Takes `want`, sleeping (interruptibly) while it conflicts unless `nonblock`;
+/// EDEADLK instead of a sleep that would never end (see `LockWaits`).
 fn take(t: &Task, f: &OpenFile, want: Lock, nonblock: bool) -> SysResult {
     let inode = &f.inode;
     if nonblock {
@@ -34,9 +35,16 @@ fn take(t: &Task, f: &OpenFile, want: Lock, nonblock: bool) -> SysResult {
             .map(|_| 0)
             .map_err(|_| Errno::EAGAIN);
     }
-    block_on(t, &[&inode.lock_wq], None, || {
-        inode.locks().acquire(want).ok()
-    })?;
+    let waits = &t.kernel.vfs.lock_waits;
+    let got = block_on(t, &[&inode.lock_wq], None, || {
+        let blocker = inode.locks().acquire(want).err();
+        match blocker {
+            None => Some(Ok(())),
+            Some(b) => waits.wait(inode, want, b).err().map(Err),
+        }
+    });
+    waits.done(want.owner);
+    got??;
     Ok(0)
 }
 

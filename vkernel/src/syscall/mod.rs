@@ -9,7 +9,9 @@ mod itimer;
 mod lock;
 mod mm;
 mod poll;
+mod prctl;
 mod process;
+mod sched;
 mod signal;
 mod time;
 mod tty;
@@ -20,6 +22,11 @@ use nix::errno::Errno;
 use crate::task::Task;
 
 pub type SysResult = Result<u64, Errno>;
+
+/// A process's signal timers stop for good (it exits).
+pub use itimer::cancel_all as cancel_timers;
+/// execve deletes the POSIX timers.
+pub use itimer::delete_posix_timers;
 
 /// Runs guest system call `nr`. Unknown numbers are ENOSYS (logged once with -v).
 // libc names its syscall numbers SYS_read etc.; matching on them reads like the ABI.
@@ -167,7 +174,18 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_getrlimit => process::getrlimit(t, a),
         SYS_setrlimit => process::setrlimit(t, a),
         SYS_sched_yield => Ok(0),
-        SYS_sched_getaffinity => process::sched_getaffinity(t, a),
+        SYS_sched_getaffinity => sched::sched_getaffinity(t, a),
+        SYS_sched_setaffinity => sched::sched_setaffinity(t, a),
+        SYS_sched_getscheduler => sched::sched_getscheduler(t, a),
+        SYS_sched_setscheduler => sched::sched_setscheduler(t, a),
+        SYS_sched_getparam => sched::sched_getparam(t, a),
+        SYS_sched_setparam => sched::sched_setparam(t, a),
+        SYS_sched_get_priority_max => sched::sched_get_priority_max(t, a),
+        SYS_sched_get_priority_min => sched::sched_get_priority_min(t, a),
+        SYS_sched_rr_get_interval => sched::sched_rr_get_interval(t, a),
+        SYS_getcpu => sched::getcpu(t, a),
+        SYS_membarrier => sched::membarrier(t, a),
+        SYS_prctl => prctl::prctl(t, a),
         SYS_uname => info::uname(t, a),
         SYS_getrandom => info::getrandom(t, a),
         SYS_sysinfo => info::sysinfo(t, a),

@@ -335,26 +335,3 @@ pub fn getrlimit(t: &mut Task, a: [u64; 6]) -> SysResult {
 pub fn setrlimit(t: &mut Task, a: [u64; 6]) -> SysResult {
     prlimit64(t, [0, a[0], a[1], 0, 0, 0])
 }
-
-/// The guest may run on every CPU the kernel itself may use.
-pub fn sched_getaffinity(t: &mut Task, a: [u64; 6]) -> SysResult {
-    check_pid(t, a[0])?;
-    let len = a[1] as usize;
-    if len < 8 || !len.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    // SAFETY: an all-zero cpu_set_t is valid; the kernel fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: querying our own affinity into a valid set.
-    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    // SAFETY: cpu_set_t is plain bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            (&set as *const libc::cpu_set_t).cast::<u8>(),
-            std::mem::size_of::<libc::cpu_set_t>(),
-        )
-    };
-    let n = len.min(bytes.len());
-    t.process.mm().write_bytes(GuestPtr(a[2]), &bytes[..n])?;
-    Ok(n as u64)
-}

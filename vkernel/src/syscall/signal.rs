@@ -311,12 +311,7 @@ pub fn rt_sigtimedwait(t: &mut Task, a: [u64; 6]) -> SysResult {
     let set: u64 = t.process.mm().read_val::<u64>(GuestPtr(a[0]))? & !crate::signal::UNBLOCKABLE;
     let deadline = super::time::read_timeout(t, a[2])?.map(super::time::deadline_after);
     let (me, p) = (t.me.clone(), t.process.clone());
-    let take = || {
-        me.signals()
-            .pending
-            .take(!set)
-            .or_else(|| p.shared_pending().take(!set))
-    };
+    let take = || crate::signal::dequeue(&me, &p, !set);
     // Another thread may be the one kicked for a process-directed signal; the
     // process's signal queue wakes every waiter.
     let info = match crate::sched::block_on(t, &[&p.signal_event], deadline, take) {

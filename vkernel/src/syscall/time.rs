@@ -5,52 +5,124 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::SysResult;
+use crate::kernel::Kernel;
 use crate::mm::{GuestPtr, UserMem};
+use crate::sched::cpuclock::{poll_delay, CpuClock};
 use crate::task::Task;
 
-/// Maps a guest clock id to the host clock that answers it.
-fn host_clock(t: &Task, clk: i32) -> Result<libc::clockid_t, Errno> {
-    let stub = t.thread.space().pid();
-    Ok(match clk {
+/// A guest clock, resolved: a wall clock (the host clock of that id) or a CPU clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Clock {
+    Wall(libc::clockid_t),
+    Cpu(CpuClock),
+}
+
+/// Resolves a guest clock id; EINVAL for one Linux does not know, or a CPU clock of
+/// a process or thread the caller cannot name.
+pub(super) fn clock_of(t: &Task, id: i32) -> Result<Clock, Errno> {
+    let exists = |pid| t.kernel.process(pid).is_some();
+    let mine = |tid| t.process.threads().iter().any(|th| th.tid == tid);
+    if let Some(cpu) = CpuClock::decode(id, t.process.pid, t.tid, exists, mine) {
+        return cpu.map(Clock::Cpu);
+    }
+    Ok(Clock::Wall(match id {
         libc::CLOCK_REALTIME
         | libc::CLOCK_MONOTONIC
         | libc::CLOCK_MONOTONIC_RAW
         | libc::CLOCK_REALTIME_COARSE
         | libc::CLOCK_MONOTONIC_COARSE
-        | libc::CLOCK_BOOTTIME => clk,
-        // The CPU time of the guest is the CPU time of its stub.
-        libc::CLOCK_PROCESS_CPUTIME_ID => (!stub << 3) | 2,
-        libc::CLOCK_THREAD_CPUTIME_ID => (!t.thread.tid() << 3) | 6,
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_TAI => id,
+        // They read like their plain clocks; only their timers differ (waking a
+        // suspended machine), and there is no such machine here.
+        libc::CLOCK_REALTIME_ALARM => libc::CLOCK_REALTIME,
+        libc::CLOCK_BOOTTIME_ALARM => libc::CLOCK_BOOTTIME,
         _ => return Err(Errno::EINVAL),
+    }))
+}
+
+/// The _ALARM clocks' timers need CAP_WAKE_ALARM (root here) and run as their plain
+/// clocks.
+pub(super) fn alarm_clock(t: &Task, id: i32) -> Result<libc::clockid_t, Errno> {
+    if t.process.cred().euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(if id == libc::CLOCK_REALTIME_ALARM {
+        libc::CLOCK_REALTIME
+    } else {
+        libc::CLOCK_BOOTTIME
     })
 }
 
-pub(super) fn now(clk: libc::clockid_t) -> libc::timespec {
-    let (s, n) = crate::host::clock(clk);
-    libc::timespec {
-        tv_sec: s,
-        tv_nsec: n,
+/// A clock that can time a POSIX timer or a sleep. The raw and coarse clocks cannot
+/// (EOPNOTSUPP, as Linux's clocks without timer_create and nsleep).
+pub(super) fn timer_clock(t: &Task, id: i32) -> Result<Clock, Errno> {
+    match id {
+        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
+            Err(Errno::EOPNOTSUPP)
+        }
+        libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM => {
+            alarm_clock(t, id).map(Clock::Wall)
+        }
+        _ => clock_of(t, id),
+    }
+}
+
+/// A wall clock's time since its epoch.
+pub(super) fn wall_now(id: libc::clockid_t) -> Duration {
+    let (s, n) = crate::host::clock(id);
+    Duration::new(s.max(0) as u64, n as u32)
+}
+
+/// A CPU clock's reading; None once its process is gone.
+pub(super) fn cpu_now(k: &Kernel, c: &CpuClock) -> Option<Duration> {
+    c.read(&*k.process(c.pid)?)
+}
+
+/// The threads that can advance a CPU clock (how fast it can move).
+pub(super) fn cpu_threads(k: &Kernel, c: &CpuClock) -> usize {
+    match (c.tid, k.process(c.pid)) {
+        (None, Some(p)) => p.threads().len(),
+        _ => 1,
+    }
+}
+
+fn clock_now(k: &Kernel, c: &Clock) -> Option<Duration> {
+    match c {
+        Clock::Wall(id) => Some(wall_now(*id)),
+        Clock::Cpu(cpu) => cpu_now(k, cpu),
     }
 }
 
 pub fn clock_gettime(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let ts = now(host_clock(t, a[0] as i32)?);
-    t.process.mm().write_val(GuestPtr(a[1]), &ts)?;
+    let now = clock_now(&t.kernel, &clock_of(t, a[0] as i32)?).ok_or(Errno::EINVAL)?;
+    t.process
+        .mm()
+        .write_val(GuestPtr(a[1]), &duration_timespec(now))?;
     Ok(0)
 }
 
 pub fn clock_getres(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let clk = host_clock(t, a[0] as i32)?;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+    let ts = match clock_of(t, a[0] as i32)? {
+        Clock::Cpu(c) => c.resolution(),
+        Clock::Wall(id) => {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: valid clock id and timespec.
+            unsafe { libc::clock_getres(id, &mut ts) };
+            ts
+        }
     };
-    // SAFETY: valid clock id and timespec.
-    unsafe { libc::clock_getres(clk, &mut ts) };
     if a[1] != 0 {
         t.process.mm().write_val(GuestPtr(a[1]), &ts)?;
     }
     Ok(0)
+}
+
+fn now(clk: libc::clockid_t) -> libc::timespec {
+    duration_timespec(wall_now(clk))
 }
 
 pub fn gettimeofday(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -105,10 +177,8 @@ pub(super) fn duration_timespec(d: Duration) -> libc::timespec {
 }
 
 /// Reads and checks a guest timespec.
-pub(super) fn read_timespec(t: &Task, addr: u64) -> Result<libc::timespec, Errno> {
-    let ts: libc::timespec = t.process.mm().read_val(GuestPtr(addr))?;
-    timespec_duration(ts)?;
-    Ok(ts)
+pub(super) fn read_duration(t: &Task, addr: u64) -> Result<Duration, Errno> {
+    timespec_duration(t.process.mm().read_val(GuestPtr(addr))?)
 }
 
 /// An optional timeout argument (a NULL pointer waits forever).
@@ -116,75 +186,86 @@ pub(super) fn read_timeout(t: &Task, addr: u64) -> Result<Option<Duration>, Errn
     if addr == 0 {
         return Ok(None);
     }
-    let ts = t.process.mm().read_val(GuestPtr(addr))?;
-    timespec_duration(ts).map(Some)
+    read_duration(t, addr).map(Some)
 }
 
 pub fn nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let req = read_timespec(t, a[0])?;
-    sleep(t, libc::CLOCK_MONOTONIC, false, req, a[1])
+    let req = read_duration(t, a[0])?;
+    let clock = Clock::Wall(libc::CLOCK_MONOTONIC);
+    let target = wall_now(libc::CLOCK_MONOTONIC).saturating_add(req);
+    sleep(t, libc::CLOCK_MONOTONIC, clock, target, a[1])
 }
 
+/// clock_nanosleep. As Linux: CLOCK_THREAD_CPUTIME_ID has no sleep (EOPNOTSUPP;
+/// libc says EINVAL itself), and the caller's own thread clock by its CPUCLOCK id is
+/// EINVAL. Any process's CPU clock can be slept on, even the caller's own (which
+/// then only other threads can advance).
 pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let clk = a[0] as i32;
-    if clk == libc::CLOCK_THREAD_CPUTIME_ID {
-        return Err(Errno::EINVAL);
+    let id = a[0] as i32;
+    if id == libc::CLOCK_THREAD_CPUTIME_ID {
+        return Err(Errno::EOPNOTSUPP);
     }
-    let host = host_clock(t, clk)?;
-    let req = read_timespec(t, a[2])?;
+    let clock = timer_clock(t, id)?;
+    if let Clock::Cpu(c) = clock {
+        if c.tid == Some(t.tid) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let req = read_duration(t, a[2])?;
     let abs = (a[1] as i32) & libc::TIMER_ABSTIME != 0;
-    sleep(t, host, abs, req, if abs { 0 } else { a[3] })
+    let target = if abs {
+        req
+    } else {
+        clock_now(&t.kernel, &clock)
+            .ok_or(Errno::EINVAL)?
+            .saturating_add(req)
+    };
+    sleep(t, id, clock, target, if abs { 0 } else { a[3] })
 }
 
 /// restart_syscall: continue a sleep a signal interrupted, to its original deadline.
 pub fn restart_syscall(t: &mut Task, _a: [u64; 6]) -> SysResult {
-    let Some((clk, target)) = t.restart_deadline.take() else {
+    let Some((id, target)) = t.restart_deadline.take() else {
         return Err(Errno::EINTR);
     };
-    sleep(t, clk, true, target, 0)
-}
-
-fn ts_add(a: libc::timespec, b: libc::timespec) -> libc::timespec {
-    let mut r = libc::timespec {
-        tv_sec: a.tv_sec.saturating_add(b.tv_sec),
-        tv_nsec: a.tv_nsec + b.tv_nsec,
+    // A CPU clock whose process ended meanwhile: the sleep is over (as Linux, whose
+    // timer is released with the process).
+    let Ok(clock) = clock_of(t, id) else {
+        return Ok(0);
     };
-    if r.tv_nsec >= 1_000_000_000 {
-        r.tv_sec = r.tv_sec.saturating_add(1);
-        r.tv_nsec -= 1_000_000_000;
-    }
-    r
+    sleep(t, id, clock, timespec_duration(target)?, 0)
 }
 
-/// `target - now`, zero if past.
-pub(super) fn ts_until(target: libc::timespec, now: libc::timespec) -> Duration {
-    let t = target.tv_sec as i128 * 1_000_000_000 + target.tv_nsec as i128;
-    let n = now.tv_sec as i128 * 1_000_000_000 + now.tv_nsec as i128;
-    Duration::from_nanos((t - n).clamp(0, u64::MAX as i128) as u64)
-}
-
-/// Sleeps until `req` (absolute on `clk`, or relative). Interrupted: remembers the
-/// deadline for restart_syscall, writes the remaining time to `rem` and says EINTR.
-fn sleep(
-    t: &mut Task,
-    clk: libc::clockid_t,
-    abs: bool,
-    req: libc::timespec,
-    rem: u64,
-) -> SysResult {
-    let target = if abs { req } else { ts_add(now(clk), req) };
-    let deadline = deadline_after(ts_until(target, now(clk)));
-    match crate::sched::block_on(t, &[], Some(deadline), || None::<()>) {
-        Err(Errno::ETIMEDOUT) => Ok(0),
-        Err(Errno::EINTR) => {
-            t.restart_deadline = Some((clk, target));
-            if rem != 0 {
-                let left = duration_timespec(ts_until(target, now(clk)));
-                t.process.mm().write_val(GuestPtr(rem), &left)?;
+/// Sleeps until `clock` reads `target`. A wall clock is waited for in one go (and
+/// re-read, in case it was not monotonic); a CPU clock is polled as its timers are.
+/// Interrupted: remembers the deadline for restart_syscall (under the guest's clock
+/// id), writes the remaining time to `rem` and says EINTR.
+fn sleep(t: &mut Task, id: i32, clock: Clock, target: Duration, rem: u64) -> SysResult {
+    loop {
+        // A CPU clock that is gone ended the sleep (see restart_syscall).
+        let Some(now) = clock_now(&t.kernel, &clock) else {
+            return Ok(0);
+        };
+        let Some(left) = target.checked_sub(now).filter(|d| !d.is_zero()) else {
+            return Ok(0);
+        };
+        let wait = match &clock {
+            Clock::Wall(_) => left,
+            Clock::Cpu(c) => poll_delay(left, cpu_threads(&t.kernel, c)),
+        };
+        match crate::sched::block_on(t, &[], Some(deadline_after(wait)), || None::<()>) {
+            Err(Errno::ETIMEDOUT) => continue,
+            Err(Errno::EINTR) => {
+                t.restart_deadline = Some((id, duration_timespec(target)));
+                if rem != 0 {
+                    let now = clock_now(&t.kernel, &clock).unwrap_or(target);
+                    let left = duration_timespec(target.saturating_sub(now));
+                    t.process.mm().write_val(GuestPtr(rem), &left)?;
+                }
+                return Err(Errno::EINTR);
             }
-            Err(Errno::EINTR)
+            other => return other.map(|_| 0),
         }
-        other => other.map(|_| 0),
     }
 }
 
