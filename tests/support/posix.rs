@@ -201,6 +201,7 @@ macro_rules! twins {
 ///     #[ignore = "needs fork"] fork_tree => "tree",
 /// }
 /// ```
+#[allow(unused_macros)]
 macro_rules! modes {
     ($guest:literal; $( $(#[$meta:meta])* $name:ident => $mode:literal ),* $(,)?) => {
         $(

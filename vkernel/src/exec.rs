@@ -204,7 +204,10 @@ fn de_thread(t: &mut Task) -> Result<(), vproc::VprocError> {
     let p = t.process.clone();
     let me = t.tid;
     let only_me = || (p.threads().iter().all(|th| th.tid == me)).then_some(());
-    let fatal = || t.fatal_signal_pending();
+    let fatal = || {
+        t.freeze_point(true);
+        t.fatal_signal_pending()
+    };
     let ended = wait_on(&t.me.waker, &[&p.thread_exit], None, &fatal, only_me);
     p.life().execing = None;
     if ended.is_err() {

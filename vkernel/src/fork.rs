@@ -78,7 +78,10 @@ pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
         // The parent sleeps until the child execs or exits. As in Linux, only a fatal
         // signal ends the wait early: the parent must not run on the memory (and
         // stack) the child is using; other signals wait for the child to let go.
-        let fatal = || t.fatal_signal_pending();
+        let fatal = || {
+            t.freeze_point(true);
+            t.fatal_signal_pending()
+        };
         let _ = wait_on(&t.me.waker, &[&child.vfork_event], None, &fatal, || {
             child.life().vfork_done.then_some(())
         });

@@ -148,7 +148,7 @@ pub fn wait(t: &Task, addr: u64, spec: WaitSpec) -> Result<u64, Errno> {
         q.entry(key).or_default().push(me.clone());
     }
     let woken = || me.woken.load(Ordering::SeqCst).then_some(());
-    let interrupted = || t.signal_pending();
+    let interrupted = || crate::sched::Block::interrupted(t);
     match wait_on(&t.me.waker, &[], spec.deadline, &interrupted, woken) {
         Ok(()) => Ok(0),
         // A wake that raced with the timeout or the signal still counts as a wake.

@@ -15,6 +15,8 @@ use crate::process::{ExitStatus, Process};
 pub struct Options {
     pub strace: bool,
     pub verbose: bool,
+    /// The root image's identity, recorded in every checkpoint.
+    pub rootfs_identity: Vec<u8>,
 }
 
 pub struct Kernel {
@@ -25,6 +27,7 @@ pub struct Kernel {
     pub boot_time: Instant,
     pub timers: Arc<crate::sched::timer::Timers>,
     pub futexes: crate::futex::FutexTable,
+    pub freezer: crate::checkpoint::Freezer,
     /// The console and the pseudo-terminals.
     pub ttys: crate::fs::devpts::Ttys,
     procs: Mutex<BTreeMap<i32, Arc<Process>>>,
@@ -56,6 +59,7 @@ impl Kernel {
                 timers,
                 ttys,
                 futexes: Default::default(),
+                freezer: Default::default(),
                 procs: Mutex::new(BTreeMap::new()),
                 next_pid: AtomicI32::new(1),
                 enosys_logged: Mutex::new(HashSet::new()),
@@ -284,12 +288,17 @@ impl Kernel {
     ) -> std::io::Result<()> {
         let k = self.clone();
         let tid = me.tid;
-        std::thread::Builder::new()
+        // Counted before it exists, so a checkpoint waits for it to park.
+        self.freezer.spawned();
+        let spawned = std::thread::Builder::new()
             .name(format!("tid{tid}"))
             .spawn(move || {
                 let task = crate::task::new_task(&k, &process, me, stub);
                 if let Some(s) = started {
                     let _ = s.send(task.is_ok());
+                }
+                if task.is_err() {
+                    k.freezer.ended();
                 }
                 match task {
                     Ok(mut task) => {
@@ -309,8 +318,11 @@ impl Kernel {
                     }
                     Err(e) => eprintln!("vkernel: tid {tid}: cannot adopt its stub thread: {e}"),
                 }
-            })?;
-        Ok(())
+            });
+        if spawned.is_err() {
+            self.freezer.ended();
+        }
+        spawned.map(|_| ())
     }
 }
 

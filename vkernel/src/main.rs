@@ -1,5 +1,6 @@
 //! vkernel: a checkpointable userspace kernel for Linux x86-64 guests.
 
+mod checkpoint;
 mod exec;
 mod fork;
 mod fs;
@@ -56,6 +57,11 @@ enum Cmd {
         /// Log kernel events (unimplemented syscalls, ...) to stderr.
         #[arg(short, long)]
         verbose: bool,
+        /// Where checkpoints go (SIGUSR1 writes one, SIGUSR2 writes one and exits):
+        /// `%p` is vkernel's pid, `%n` a sequence number; relative to the directory
+        /// vkernel starts in.
+        #[arg(long, default_value = "ckpt.elf")]
+        ckpt_file: PathBuf,
         /// The root filesystem image (tar, cpio newc or ext2/3/4).
         rootfs: PathBuf,
         /// Program and arguments for pid 1.
@@ -67,6 +73,29 @@ enum Cmd {
         dir: PathBuf,
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+    },
+    /// Inspect checkpoint images.
+    Ckpt {
+        #[command(subcommand)]
+        cmd: CkptCmd,
+    },
+    /// Send a running vkernel a signal: -CKPT (checkpoint, SIGUSR1), -CKPTEXIT
+    /// (checkpoint and exit, SIGUSR2), or a signal name or number.
+    Kill {
+        #[arg(allow_hyphen_values = true)]
+        signal: String,
+        pid: i32,
+    },
+}
+
+#[derive(Subcommand)]
+enum CkptCmd {
+    /// Summarize an image: processes, threads, memory, open files, sizes.
+    Info {
+        image: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -101,14 +130,20 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// Host signals that end vkernel; blocked in every thread and taken by one.
 const SHUTDOWN_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// The console, once the kernel that owns it exists (the signal thread starts first).
-type ConsoleSlot = Arc<std::sync::OnceLock<Arc<fs::tty::Tty>>>;
+/// SIGCKPT: write a checkpoint and go on. SIGCKPTEXIT: write one and exit.
+const SIGCKPT: i32 = libc::SIGUSR1;
+const SIGCKPTEXIT: i32 = libc::SIGUSR2;
 
-/// Blocks the shutdown signals and SIGWINCH (before any thread exists, so all
-/// inherit the mask) and starts the thread that takes them: a resize goes to the
-/// console; a shutdown signal restores the host terminal and exits with
-/// 128+signal, and the stubs die with us (PTRACE_O_EXITKILL).
-fn start_signal_thread(console: ConsoleSlot) -> std::io::Result<()> {
+/// The kernel, once it exists (the signal thread starts first).
+type KernelSlot = Arc<std::sync::OnceLock<Arc<Kernel>>>;
+
+/// Blocks the shutdown and checkpoint signals and SIGWINCH (before any thread exists,
+/// so all inherit the mask) and starts the one thread that takes them: a resize goes
+/// to the console; SIGCKPT writes a checkpoint (one line on stderr either way);
+/// SIGCKPTEXIT writes one and exits 0 (if it fails, the system goes on); a shutdown
+/// signal restores the host terminal and exits with 128+signal, and the stubs die
+/// with us (PTRACE_O_EXITKILL).
+fn start_signal_thread(kernel: KernelSlot, target: checkpoint::Target) -> std::io::Result<()> {
     // SAFETY: building and applying a signal mask for this (still single) thread.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -116,7 +151,9 @@ fn start_signal_thread(console: ConsoleSlot) -> std::io::Result<()> {
         for s in SHUTDOWN_SIGNALS {
             libc::sigaddset(&mut set, s);
         }
-        libc::sigaddset(&mut set, libc::SIGWINCH);
+        for s in [libc::SIGWINCH, SIGCKPT, SIGCKPTEXIT] {
+            libc::sigaddset(&mut set, s);
+        }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     };
@@ -128,14 +165,25 @@ fn start_signal_thread(console: ConsoleSlot) -> std::io::Result<()> {
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                 continue;
             }
-            if sig == libc::SIGWINCH {
-                if let Some(c) = console.get() {
-                    fs::console::host_resized(c);
+            match (sig, kernel.get()) {
+                (libc::SIGWINCH, Some(k)) => fs::console::host_resized(&k.ttys.console),
+                (SIGCKPT | SIGCKPTEXIT, Some(k)) => {
+                    let done = checkpoint::take(k, &target);
+                    match &done {
+                        Ok(report) => eprintln!("{report}"),
+                        Err(e) => eprintln!("vkernel: {e}"),
+                    }
+                    if sig == SIGCKPTEXIT && done.is_ok() {
+                        fs::console::restore_host_terminal();
+                        std::process::exit(0);
+                    }
                 }
-                continue;
+                (libc::SIGWINCH | SIGCKPT | SIGCKPTEXIT, None) => {}
+                _ => {
+                    fs::console::restore_host_terminal();
+                    std::process::exit(128 + sig);
+                }
             }
-            fs::console::restore_host_terminal();
-            std::process::exit(128 + sig);
         })?;
     Ok(())
 }
@@ -172,16 +220,25 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Cmd::Ckpt {
+            cmd: CkptCmd::Info { image, json },
+        } => ckpt_info(&image, json),
+        Cmd::Kill { signal, pid } => kill(&signal, pid),
         Cmd::Boot {
             memory,
             init,
             strace,
             verbose,
+            ckpt_file,
             rootfs,
             prog,
         } => {
-            let opts = Options { strace, verbose };
-            let result = boot(memory, &rootfs, init, prog, opts);
+            let opts = Options {
+                strace,
+                verbose,
+                rootfs_identity: Vec::new(),
+            };
+            let result = boot(memory, &rootfs, &ckpt_file, init, prog, opts);
             fs::console::restore_host_terminal();
             match result {
                 Ok(code) => ExitCode::from(code),
@@ -194,23 +251,96 @@ fn main() -> ExitCode {
     }
 }
 
+/// `vkernel ckpt info`: exit 0 with the summary, or one line and exit 2.
+fn ckpt_info(image: &std::path::Path, json: bool) -> ExitCode {
+    match checkpoint::info::summarize(image) {
+        Ok(s) if json => match serde_json::to_string_pretty(&s) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vkernel: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Ok(s) => {
+            print!("{}", checkpoint::info::render(&s));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vkernel: {}: {e}", image.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `vkernel kill -SIGNAL PID`.
+fn kill(signal: &str, pid: i32) -> ExitCode {
+    let name = signal.trim_start_matches('-');
+    let sig = match name.to_ascii_uppercase().trim_start_matches("SIG") {
+        "CKPT" => Some(SIGCKPT),
+        "CKPTEXIT" => Some(SIGCKPTEXIT),
+        other => other.parse().ok().or_else(|| {
+            format!("SIG{other}")
+                .parse::<nix::sys::signal::Signal>()
+                .ok()
+                .map(|s| s as i32)
+        }),
+    };
+    let Some(sig) = sig else {
+        eprintln!("vkernel: unknown signal '{signal}'");
+        return ExitCode::from(2);
+    };
+    // SAFETY: kill(2) with plain integers.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        eprintln!("vkernel: kill {pid}: {}", std::io::Error::last_os_error());
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// What a checkpoint records of the root image, so a thaw can check it has the same
+/// one: its size, modification time and a hash of its first MiB (cheap for any size).
+fn rootfs_identity(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let what = || format!("{}", path.display());
+    let f = std::fs::File::open(path).with_context(what)?;
+    let meta = f.metadata().with_context(what)?;
+    let mut head = Vec::with_capacity(1 << 20);
+    f.take(1 << 20).read_to_end(&mut head).with_context(what)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let mut id = Vec::new();
+    for v in [meta.len(), mtime, xxhash_rust::xxh3::xxh3_64(&head)] {
+        id.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(id)
+}
+
 /// Boots the system; returns vkernel's exit code (pid 1's status).
 fn boot(
     memory: u64,
     image_path: &std::path::Path,
+    ckpt_file: &std::path::Path,
     init: Option<String>,
     prog: Vec<String>,
-    opts: Options,
+    mut opts: Options,
 ) -> anyhow::Result<u8> {
     let physmem = Arc::new(vproc::Physmem::new(memory).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
-    let console = ConsoleSlot::default();
-    start_signal_thread(console.clone()).context("starting the signal thread")?;
+    let slot = KernelSlot::default();
+    let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
+    start_signal_thread(slot.clone(), target).context("starting the signal thread")?;
     let image = Arc::new(rootfs::open(image_path)?);
+    opts.rootfs_identity = rootfs_identity(image_path)?;
     let kernel = Kernel::new(physmem, zygote, image, opts).context("starting kernel threads")?;
     fs::console::attach(&kernel.ttys.console);
-    let _ = console.set(kernel.ttys.console.clone());
+    let _ = slot.set(kernel.clone());
     let argv = pid1_argv(&kernel, init, prog);
     let handle = std::thread::Builder::new()
         .name("pid1".into())
@@ -328,6 +458,7 @@ fn run_pid1(kernel: Arc<Kernel>, argv: Vec<Vec<u8>>) -> anyhow::Result<u8> {
     if kernel.ttys.console.is_terminal() {
         kernel.set_ctty(&process, &kernel.ttys.console);
     }
+    kernel.freezer.spawned();
     let mut task = task::new_task(&kernel, &process, Thread::new(pid), task::StubSource::Fresh)
         .context("creating pid 1's stub")?;
     let path = argv[0].clone();

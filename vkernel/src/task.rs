@@ -47,6 +47,7 @@ impl Block for Task {
     }
 
     fn interrupted(&self) -> bool {
+        self.freeze_point(true);
         self.signal_pending()
     }
 
@@ -130,10 +131,53 @@ impl Task {
         Ok(())
     }
 
+    /// Parks here if a checkpoint is being taken (see checkpoint/freezer.rs);
+    /// `in_syscall` when called from inside a system call's wait.
+    pub fn freeze_point(&self, in_syscall: bool) {
+        if self.kernel.freezer.requested() {
+            self.kernel.freezer.park(self.snapshot(in_syscall));
+        }
+    }
+
+    /// The thread as the checkpoint records it.
+    fn snapshot(&self, in_syscall: bool) -> crate::checkpoint::ThreadSnapshot {
+        let mut regs = self.regs;
+        let nr = in_syscall.then_some(regs.0.orig_rax);
+        if in_syscall {
+            // Resuming from here re-issues the call, as a transparent restart does.
+            regs.0.rax = regs.0.orig_rax;
+            regs.0.rip -= 2;
+        }
+        let (mask, pending) = {
+            let s = self.me.signals();
+            let set = s.pending.set();
+            (
+                s.mask,
+                (1..=64)
+                    .filter(|&n| set & crate::signal::bit(n) != 0)
+                    .collect(),
+            )
+        };
+        crate::checkpoint::ThreadSnapshot {
+            pid: self.process.pid,
+            tid: self.tid,
+            regs: regs.to_words(),
+            xstate: self.thread.get_xstate().map(|x| x.0).unwrap_or_default(),
+            in_syscall: nr,
+            mask,
+            pending,
+            clear_child_tid: self.clear_child_tid,
+            robust_list: self.robust_list,
+            altstack: (self.altstack.sp, self.altstack.flags, self.altstack.size),
+            comm: self.thread_name(),
+        }
+    }
+
     /// Runs the guest until the thread ends.
     pub fn run(&mut self) -> ExitStatus {
         self.thread.share_cpu_with_tracer();
         loop {
+            self.freeze_point(false);
             crate::signal::deliver::handle_signals(self);
             if let Some(st) = self.exit {
                 return st;
@@ -315,6 +359,7 @@ impl Task {
     /// The end of this guest thread. Returns the process's end (status, core, CPU
     /// time) when this was its last thread; the caller then ends the process.
     pub fn finish(&mut self, status: ExitStatus) -> Option<(ExitStatus, bool, CpuTimes)> {
+        self.kernel.freezer.ended();
         crate::futex::exit_robust_list(self);
         self.process.life().last_thread_exit = Some((status, self.core));
         let left = self.process.remove_thread(self.tid);

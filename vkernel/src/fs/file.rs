@@ -92,6 +92,12 @@ impl OpenFile {
             && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
     }
 
+    /// The file position, unless a reader or writer holds it right now (a pipe read
+    /// may sleep with it held), for inspection while tasks are frozen.
+    pub fn position(&self) -> Option<u64> {
+        self.pos.try_lock().ok().map(|p| *p)
+    }
+
     fn lock_pos(&self) -> std::sync::MutexGuard<'_, u64> {
         self.pos.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -6,7 +6,7 @@ mod vmspace;
 
 pub use hostlog::SpaceId;
 pub use uaccess::{as_bytes, GuestPtr, Pod, UserMem};
-pub use vmspace::{FaultOutcome, Prot, Vma, VmaKind, Vmspace, SEGV_MAPERR};
+pub use vmspace::{FaultOutcome, Prot, SavedVmspace, Vma, VmaKind, Vmspace, SEGV_MAPERR};
 
 pub const PAGE: u64 = vproc::PAGE_SIZE;
 

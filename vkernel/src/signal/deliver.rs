@@ -85,7 +85,10 @@ fn stop(t: &mut Task, sig: i32) {
         &t.me.waker,
         &[],
         None,
-        &|| (me.signals().pending.set() | p.shared_pending().set()) & kill != 0,
+        &|| {
+            t.freeze_point(false);
+            (me.signals().pending.set() | p.shared_pending().set()) & kill != 0
+        },
         || p.life().stopped.is_none().then_some(()),
     );
 }
