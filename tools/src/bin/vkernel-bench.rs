@@ -3,11 +3,11 @@
 //!     vkernel-bench --vkernel target/release/vkernel \
 //!                   --rootfs-script scripts/mkrootfs-busybox.sh [--iterations N]
 //!
-//! Builds its own guests (tools/guests/*.c, each compiled with `cc -static` and placed at
-//! /bin/NAME in the image) and a busybox rootfs that contains them, then prints one row
-//! per benchmark: name, unit, native figure, vkernel figure, ratio. The ratio is how many
-//! times slower vkernel is: vkernel/native for times, native/vkernel for rates. Figures
-//! only: nothing passes or fails, but a run that fails (non-zero exit, unexpected
+//! Builds its own guests (tools/guests/*.c, each compiled with `cc -static -pthread` and
+//! placed at /bin/NAME in the image) and a busybox rootfs that contains them, then prints
+//! one row per benchmark: name, unit, native figure, vkernel figure, ratio. The ratio is
+//! how many times slower vkernel is: vkernel/native for times, native/vkernel for rates.
+//! Figures only: nothing passes or fails, but a run that fails (non-zero exit, unexpected
 //! output, timeout) shows as "error" and makes the tool exit 1 after the table.
 //!
 //! A benchmark is a command line, said once for both sides (see [`Arg`]), and the way to
@@ -31,6 +31,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("getppid", include_str!("../../guests/getppid.c")),
     ("spawn", include_str!("../../guests/spawn.c")),
     ("pipe_rtt", include_str!("../../guests/pipe_rtt.c")),
+    ("threads", include_str!("../../guests/threads.c")),
 ];
 
 #[derive(Parser, Debug)]
@@ -42,7 +43,7 @@ struct Cli {
     /// scripts/mkrootfs-busybox.sh, used to build the benchmark's rootfs.
     #[arg(long)]
     rootfs_script: PathBuf,
-    /// System calls per getppid run.
+    /// System calls per run of the system call round trips (getppid, futex wake).
     #[arg(long, default_value_t = 100_000)]
     iterations: u64,
     /// Runs of the wall-clock benchmarks; the median is reported.
@@ -109,6 +110,12 @@ const PRINTED_RUNS: usize = 3;
 /// Spawns per spawn run (about 15 ms each under vkernel).
 const SPAWNS: &str = "60";
 
+/// Threads per thread create+join run (a few hundred us each under vkernel).
+const THREADS: &str = "500";
+
+/// Round trips per ping-pong run (pipe or futex; tens of us each under vkernel).
+const ROUND_TRIPS: &str = "5000";
+
 const BENCHMARKS: &[Benchmark] = &[
     Benchmark {
         name: "getppid round trip",
@@ -153,7 +160,11 @@ const BENCHMARKS: &[Benchmark] = &[
     Benchmark {
         name: "pipe round trip (1 byte)",
         unit: "ns/rtt",
-        argv: &[Arg::Guest("pipe_rtt"), Arg::Lit("rtt"), Arg::Lit("5000")],
+        argv: &[
+            Arg::Guest("pipe_rtt"),
+            Arg::Lit("rtt"),
+            Arg::Lit(ROUND_TRIPS),
+        ],
         figure: printed("pipe_rtt:"),
         rate: false,
     },
@@ -163,6 +174,31 @@ const BENCHMARKS: &[Benchmark] = &[
         argv: &[Arg::Guest("pipe_rtt"), Arg::Lit("bw"), Arg::Lit("64")],
         figure: printed("pipe_bw:"),
         rate: true,
+    },
+    Benchmark {
+        name: "thread create+join",
+        unit: "us/thread",
+        argv: &[Arg::Guest("threads"), Arg::Lit("create"), Arg::Lit(THREADS)],
+        figure: printed("thread_create:"),
+        rate: false,
+    },
+    Benchmark {
+        name: "futex wake, no waiter",
+        unit: "ns/call",
+        argv: &[Arg::Guest("threads"), Arg::Lit("wake"), Arg::Iterations],
+        figure: printed("futex_wake:"),
+        rate: false,
+    },
+    Benchmark {
+        name: "futex ping-pong (2 threads)",
+        unit: "ns/rtt",
+        argv: &[
+            Arg::Guest("threads"),
+            Arg::Lit("pingpong"),
+            Arg::Lit(ROUND_TRIPS),
+        ],
+        figure: printed("futex_rtt:"),
+        rate: false,
     },
 ];
 
@@ -340,12 +376,12 @@ fn prepare(cli: &Cli, dir: &Path) -> Result<Ctx> {
         std::fs::write(&src, source)?;
         let bin = guests.join(name);
         let out = Command::new("cc")
-            .args(["-static", "-O2", "-o"])
+            .args(["-static", "-O2", "-pthread", "-o"])
             .arg(&bin)
             .arg(&src)
             .output()
             .context("cannot run cc")?;
-        check_status(out, &format!("cc -static {name}.c"))?;
+        check_status(out, &format!("cc -static -pthread {name}.c"))?;
         let mut pair = bin.into_os_string();
         pair.push(format!(":/bin/{name}"));
         pairs.push(pair);
@@ -453,6 +489,11 @@ mod tests {
         assert!(parse_figure(out, "pipe_bw:", "ns/rtt").is_err());
         assert!(parse_figure("pipe_bw: 64 MiB, x MB/s\n", "pipe_bw:", "MB/s").is_err());
         assert!(parse_figure("", "spawn:", "us/spawn").is_err());
+        let out = "thread_create: 500 threads, 47.0 us/thread\n";
+        assert_eq!(
+            parse_figure(out, "thread_create:", "us/thread").unwrap(),
+            47.0
+        );
     }
 
     #[test]
