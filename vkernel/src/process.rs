@@ -130,7 +130,7 @@ impl Thread {
 }
 
 /// Where a process stands in the process tree.
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tree {
     pub ppid: i32,
     pub pgid: i32,
@@ -178,8 +178,25 @@ impl CpuTimes {
     }
 }
 
+/// A process as a checkpoint saves it: everything but its threads, vmspace, fd table
+/// and cwd/root, which are saved beside it (by index, so sharing survives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedProcess {
+    pub pid: i32,
+    pub tree: Tree,
+    pub cred: Cred,
+    pub exec: ExecInfo,
+    pub sigactions: Vec<SigAction>,
+    pub rlimits: [(u64, u64); 16],
+    pub shared_pending: SigQueue,
+    pub life: Life,
+    pub exit_signal: i32,
+    pub umask: u32,
+    pub timers: crate::sched::sigtimer::SavedSigTimers,
+}
+
 /// Life and death as the parent's wait sees it.
-#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Life {
     pub exit: Option<ExitStatus>,
     /// CPU time of the process once it ended, and of its reaped children.
@@ -534,6 +551,24 @@ impl Process {
     expect(dead_code, reason = "the checkpoint's API (issue 5)")
 )]
 impl Process {
+    /// The process's own state for a checkpoint (its threads, vmspace and files are
+    /// saved beside it, by index).
+    pub fn save(&self, now: &crate::sched::sigtimer::Now) -> SavedProcess {
+        SavedProcess {
+            pid: self.pid,
+            tree: self.tree().clone(),
+            cred: self.cred(),
+            exec: self.exec_info().clone(),
+            sigactions: self.save_sigactions(),
+            rlimits: self.save_rlimits(),
+            shared_pending: self.shared_pending().clone(),
+            life: self.life().clone(),
+            exit_signal: self.exit_signal.load(Ordering::SeqCst),
+            umask: self.fs().umask,
+            timers: self.timers().save(now),
+        }
+    }
+
     pub fn save_sigactions(&self) -> Vec<SigAction> {
         self.sigactions().to_vec()
     }

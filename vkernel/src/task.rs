@@ -150,13 +150,7 @@ impl Task {
         }
         let (mask, pending) = {
             let s = self.me.signals();
-            let set = s.pending.set();
-            (
-                s.mask,
-                (1..=64)
-                    .filter(|&n| set & crate::signal::bit(n) != 0)
-                    .collect(),
-            )
+            (s.mask, s.pending.clone())
         };
         crate::checkpoint::ThreadSnapshot {
             pid: self.process.pid,

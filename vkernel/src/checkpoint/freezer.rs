@@ -31,7 +31,8 @@ pub struct ThreadSnapshot {
     /// The system call the thread was blocked in, if any.
     pub in_syscall: Option<u64>,
     pub mask: u64,
-    pub pending: Vec<i32>,
+    /// The thread's own pending signals, with their siginfo.
+    pub pending: crate::signal::SigQueue,
     pub clear_child_tid: u64,
     pub robust_list: u64,
     /// sigaltstack: base, flags, size.
@@ -136,7 +137,7 @@ mod tests {
             xstate: Vec::new(),
             in_syscall: None,
             mask: 0,
-            pending: Vec::new(),
+            pending: Default::default(),
             clear_child_tid: 0,
             robust_list: 0,
             altstack: (0, 2, 0),

@@ -46,6 +46,9 @@ pub struct ProcessNote {
     pub vmspace: u64,
     pub tids: Vec<i32>,
     pub files: Vec<FileNote>,
+    /// Everything else the process holds (credentials, dispositions, limits, queued
+    /// signals, timers, exit state).
+    pub saved: crate::process::SavedProcess,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,14 +216,27 @@ fn add_thread_notes(
 
 /// The process tree, open files and address spaces, read while everything is frozen.
 fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
+    let cpu = |c: &crate::sched::cpuclock::CpuClock| {
+        kernel
+            .process(c.pid)
+            .and_then(|p| c.read(&p))
+            .unwrap_or_default()
+    };
+    let now = crate::sched::sigtimer::Now {
+        wall: Instant::now(),
+        cpu: &cpu,
+    };
     let mut vmspaces = BTreeMap::new();
     let processes = kernel
         .all_processes()
         .iter()
         .map(|p| {
             let info = p.info(&kernel.vfs.root);
-            let mm = p.mm();
-            vmspaces.entry(mm.id()).or_insert_with(|| mm.save());
+            let vmspace = {
+                let mm = p.mm();
+                vmspaces.entry(mm.id()).or_insert_with(|| mm.save());
+                mm.id()
+            };
             let files = p
                 .files()
                 .iter()
@@ -241,9 +257,10 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
                 uid: info.uid,
                 gid: info.gid,
                 state: info.state,
-                vmspace: mm.id(),
+                vmspace,
                 tids: info.tids,
                 files,
+                saved: p.save(&now),
             }
         })
         .collect();

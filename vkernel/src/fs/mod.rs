@@ -29,7 +29,7 @@ const MAX_SYMLINKS: u32 = 40;
 pub const PATH_MAX: usize = 4096;
 
 /// Who is asking, for permission checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cred {
     pub uid: u32,
     pub gid: u32,
