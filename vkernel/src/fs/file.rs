@@ -275,6 +275,26 @@ impl OpenFile {
 }
 
 impl OpenFile {
+    /// The file position, as a checkpoint saves it.
+    pub fn pos(&self) -> u64 {
+        *self.lock_pos()
+    }
+
+    /// A description as a checkpoint restores it, at its saved position.
+    pub fn restored(
+        inode: Arc<Inode>,
+        path: Vec<u8>,
+        kind: FileKind,
+        flags: u32,
+        pos: u64,
+    ) -> Arc<OpenFile> {
+        let f = OpenFile::new(inode, path, kind, flags);
+        *f.lock_pos() = pos;
+        f
+    }
+}
+
+impl OpenFile {
     /// POSIX record locks belong to a process and go away when it closes any
     /// descriptor for the file (or exits).
     pub fn drop_posix_locks(&self, pid: i32) {
