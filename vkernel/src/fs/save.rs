@@ -642,7 +642,10 @@ fn new_inode(s: &SavedInode) -> Arc<Inode> {
     st.atime = s.atime;
     st.mtime = s.mtime;
     st.ctime = s.ctime;
-    reserve_ino(s.ino);
+    // /proc numbers name nodes (pid << 32 | kind), not allocations.
+    if s.dev != DEV_PROCFS {
+        reserve_ino(s.ino);
+    }
     if s.mount_root {
         Inode::new_mount_root(s.ino, s.dev, st)
     } else {

@@ -23,7 +23,8 @@ impl TtyHost for NoHost {
 
 const MOTD: &[u8] = b"hello from the image\n";
 
-/// A tiny root image: /etc/motd, /etc/link -> motd, /bin/data.
+/// A tiny root image: /etc/motd (hard-linked as /etc/issue), /etc/link -> motd,
+/// /bin/data.
 fn image_in(dir: &Path, extra: &str) -> Arc<rootfs::Image> {
     let src = dir.join(format!("src{extra}"));
     std::fs::create_dir_all(src.join("etc")).unwrap();
@@ -31,6 +32,7 @@ fn image_in(dir: &Path, extra: &str) -> Arc<rootfs::Image> {
     std::fs::write(src.join("etc/motd"), [MOTD, extra.as_bytes()].concat()).unwrap();
     std::fs::write(src.join("bin/data"), format!("0123456789{extra}")).unwrap();
     std::os::unix::fs::symlink("motd", src.join("etc/link")).unwrap();
+    std::fs::hard_link(src.join("etc/motd"), src.join("etc/issue")).unwrap();
     let out = dir.join(format!("root{extra}.tar"));
     rootfs::write_tar(&src, &out).unwrap();
     Arc::new(rootfs::open(&out).unwrap())
@@ -440,6 +442,13 @@ fn restored_objects_behave_as_the_saved_ones() {
         Body::Regular(FileData::Lower { .. })
     ));
     assert_eq!(read_all(&fd(7), 100), &MOTD[6..]);
+    let motd = at(&vfs, "/etc/motd");
+    assert!(
+        Arc::ptr_eq(&motd, &at(&vfs, "/etc/issue")),
+        "a hard link of the image"
+    );
+    assert!(Arc::ptr_eq(&motd, &fd(7).inode));
+    assert_eq!(motd.lock().nlink, 2);
     assert!(matches!(&at(&vfs, "/tmp/sym").lock().body, Body::Symlink(t) if t == b"/etc/motd"));
     assert!(matches!(&at(&vfs, "/etc/link").lock().body, Body::Symlink(t) if t == b"motd"));
 
