@@ -450,7 +450,8 @@ fn check(saved: &SavedFs, env: &RestoreEnv) -> Result<HashMap<TtyId, Arc<Tty>>, 
             SavedBody::Symlink(_) => ftype == S_IFLNK,
             SavedBody::Special => !matches!(ftype, S_IFREG | S_IFDIR | S_IFLNK),
             SavedBody::Proc(_) => s.dev == DEV_PROCFS && ftype != S_IFDIR,
-            SavedBody::Anon => true,
+            // The kernel's one anonymous inode: nothing of it is restored.
+            SavedBody::Anon => s.fifo.is_none() && s.locks.held.is_empty(),
         };
         if !matches {
             return Err(corrupt(format!(
