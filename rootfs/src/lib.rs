@@ -91,13 +91,13 @@ pub enum EntryKind {
 /// Opaque reference to a regular file's bytes in the image. It is saved in
 /// checkpoints, so it only holds plain numbers: a byte range of the image file for tar
 /// and cpio, a file key (the inode number) for ext.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 pub struct DataRef {
     loc: DataLoc,
     len: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 enum DataLoc {
     /// The data is stored contiguously at this offset of the image file.
     Bytes { offset: u64 },

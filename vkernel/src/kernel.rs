@@ -75,6 +75,11 @@ impl Kernel {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The pid `alloc_pid` would hand out next (a checkpoint records it).
+    pub fn next_pid(&self) -> i32 {
+        self.next_pid.load(Ordering::Relaxed)
+    }
+
     pub fn add_process(&self, p: Arc<Process>) {
         self.procs().insert(p.pid, p);
     }

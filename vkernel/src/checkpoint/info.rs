@@ -46,7 +46,7 @@ pub struct FileSummary {
     pub fd: i32,
     pub target: String,
     pub flags: u32,
-    pub pos: Option<u64>,
+    pub pos: u64,
 }
 
 fn text(b: &[u8]) -> String {
@@ -222,13 +222,13 @@ fn tree(
         let _ = writeln!(out, "{pad}  thread {} {} {at}", t.tid, t.comm);
     }
     for f in &p.files {
-        let pos = f.pos.map_or(String::from("-"), |p| p.to_string());
         let _ = writeln!(
             out,
-            "{pad}  fd {} {} (flags {:#o}, offset {pos})",
+            "{pad}  fd {} {} (flags {:#o}, offset {})",
             f.fd,
             String::from_utf8_lossy(&f.target),
-            f.flags
+            f.flags,
+            f.pos
         );
     }
     for c in by_pid

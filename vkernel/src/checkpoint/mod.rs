@@ -24,10 +24,17 @@ use crate::kernel::Kernel;
 use crate::mm::SavedVmspace;
 
 /// The kernel note: what the image says about every process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KernelNote {
     pub physmem_bytes: u64,
+    /// The next pid the kernel hands out.
+    pub next_pid: i32,
     pub processes: Vec<ProcessNote>,
+    /// The filesystem: the inode tree (file data still in the root image by
+    /// reference), every open file description, pipe and FIFO, by index.
+    pub fs: crate::fs::save::SavedFs,
+    /// The console and the pseudo-terminals.
+    pub ttys: crate::fs::devpts::SavedTtys,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +53,11 @@ pub struct ProcessNote {
     pub vmspace: u64,
     pub tids: Vec<i32>,
     pub files: Vec<FileNote>,
+    /// The fd table, naming open file descriptions by their index in `KernelNote::fs`.
+    pub fds: crate::fs::fdtable::SavedFdTable,
+    /// cwd and root, as inode indices in `KernelNote::fs`.
+    pub cwd: usize,
+    pub root: usize,
     /// Everything else the process holds (credentials, dispositions, limits, queued
     /// signals, timers, exit state).
     pub saved: crate::process::SavedProcess,
@@ -57,8 +69,7 @@ pub struct FileNote {
     /// What /proc/<pid>/fd/N shows.
     pub target: Vec<u8>,
     pub flags: u32,
-    /// None when a reader held the position at the freeze (a blocked pipe read).
-    pub pos: Option<u64>,
+    pub pos: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +238,7 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
         cpu: &cpu,
     };
     let mut vmspaces = BTreeMap::new();
+    let mut fs = kernel.vfs.saver();
     let processes = kernel
         .all_processes()
         .iter()
@@ -237,6 +249,10 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
                 vmspaces.entry(mm.id()).or_insert_with(|| mm.save());
                 mm.id()
             };
+            let (cwd, root) = {
+                let f = p.fs();
+                (fs.inode(&f.cwd), fs.inode(&f.root))
+            };
             let files = p
                 .files()
                 .iter()
@@ -244,7 +260,7 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
                     fd,
                     target: e.file.proc_link(),
                     flags: e.file.flags(),
-                    pos: e.file.position(),
+                    pos: e.file.pos(),
                 })
                 .collect();
             ProcessNote {
@@ -260,13 +276,19 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
                 vmspace,
                 tids: info.tids,
                 files,
+                fds: p.files().save(|f| fs.file(f)),
+                cwd,
+                root,
                 saved: p.save(&now),
             }
         })
         .collect();
     let note = KernelNote {
         physmem_bytes: kernel.physmem.size(),
+        next_pid: kernel.next_pid(),
         processes,
+        fs: fs.finish(),
+        ttys: kernel.ttys.save(),
     };
     let vms = vmspaces
         .into_iter()

@@ -8,7 +8,7 @@ use super::inode::*;
 use super::lower::{major, makedev, minor};
 
 /// The character devices the kernel implements, by what they do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Device {
     Null,
     Zero,

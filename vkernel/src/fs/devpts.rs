@@ -11,7 +11,7 @@ use nix::errno::Errno;
 
 use super::inode::*;
 use super::lower::makedev;
-use super::tty::{Tty, TtyHost, TtyId};
+use super::tty::{SavedTty, Tty, TtyHost, TtyId};
 use super::Cred;
 
 /// The pty slaves' character device major.
@@ -73,6 +73,84 @@ impl Ttys {
         if let Ok(d) = self.dir.lock().dir_mut() {
             d.entries.remove(n.to_string().as_bytes());
         }
+    }
+}
+
+/// The terminal table as a checkpoint saves it: the console and every pty still
+/// open. Their /dev/pts/N nodes are saved with the filesystem, as ordinary device
+/// inodes of the tree (`fs::save`), which gives them back to the table's directory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedTtys {
+    pub console: SavedTty,
+    pub ptys: Vec<SavedTty>,
+}
+
+/// Restored terminals, for the open files that name them (`fs::save::RestoreEnv`)
+/// and then for the table ([`RestoredTtys::into_table`]).
+pub struct RestoredTtys {
+    pub console: Arc<Tty>,
+    pub ptys: BTreeMap<u32, Arc<Tty>>,
+}
+
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the checkpoint's API (issue 5)")
+)]
+impl Ttys {
+    pub fn save(&self) -> SavedTtys {
+        let ptys: Vec<Arc<Tty>> = self.ptys().values().filter_map(Weak::upgrade).collect();
+        SavedTtys {
+            console: self.console.save(),
+            ptys: ptys.iter().map(|t| t.save()).collect(),
+        }
+    }
+
+    /// Rebuilds the terminals of a saved table, before the filesystem whose open
+    /// files hold them. A console saved as a pty (or the reverse), a pty number past
+    /// the limit or one saved twice is a corrupt image.
+    pub fn restore(
+        saved: SavedTtys,
+        host: Arc<dyn TtyHost>,
+    ) -> Result<RestoredTtys, ckpt::CkptError> {
+        let bad = |what: String| Err(ckpt::CkptError::Decode(what));
+        if saved.console.id != TtyId::Console {
+            return bad(format!("the console saved as {:?}", saved.console.id));
+        }
+        let console = Tty::restore(saved.console, host.clone())?;
+        let mut ptys = BTreeMap::new();
+        for s in saved.ptys {
+            let n = match s.id {
+                TtyId::Pty(n) if n < PTY_MAX && !ptys.contains_key(&n) => n,
+                id => return bad(format!("a pseudo-terminal saved as {id:?}")),
+            };
+            ptys.insert(n, Tty::restore(s, host.clone())?);
+        }
+        Ok(RestoredTtys { console, ptys })
+    }
+}
+
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the checkpoint's API (issue 5)")
+)]
+impl RestoredTtys {
+    pub fn get(&self, id: TtyId) -> Option<Arc<Tty>> {
+        match id {
+            TtyId::Console => Some(self.console.clone()),
+            TtyId::Pty(n) => self.ptys.get(&n).cloned(),
+        }
+    }
+
+    /// The table, with /dev/pts from the restored filesystem (`RestoredFs::vfs.pts`).
+    /// It holds ptys weakly, as at run time: the restored open files keep them.
+    pub fn into_table(self, dir: Arc<Inode>) -> Ttys {
+        let t = Ttys::new(self.console, dir);
+        *t.ptys() = self
+            .ptys
+            .iter()
+            .map(|(n, tty)| (*n, Arc::downgrade(tty)))
+            .collect();
+        t
     }
 }
 

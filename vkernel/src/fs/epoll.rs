@@ -47,7 +47,7 @@ pub const EXCLUSIVE_OK: u32 =
 const INPUT_KEY: u32 = EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI | EPOLLRDHUP;
 const OUTPUT_KEY: u32 = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 /// Linux's EP_MAX_NESTS: how deep epoll files may be nested.
-const MAX_NESTS: usize = 4;
+pub const MAX_NESTS: usize = 4;
 
 /// One item of the interest list, as a checkpoint records it (the file is found
 /// again through `fd`).
@@ -65,6 +65,13 @@ pub struct ItemState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpollState {
     pub items: Vec<ItemState>,
+}
+
+/// An interest list as a checkpoint saves it: each item with the checkpoint's index
+/// of the open file description it watches, in report order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedEpoll {
+    pub items: Vec<(ItemState, usize)>,
 }
 
 struct Item {
@@ -346,6 +353,40 @@ impl Epoll {
         EpollState {
             items: self.lock().items.iter().map(|i| i.st).collect(),
         }
+    }
+}
+
+impl Epoll {
+    /// `file_index` gives the checkpoint's index of a watched description. Items whose
+    /// description is gone are left out, as the next look at the list would drop them.
+    pub fn save(&self, mut file_index: impl FnMut(&Arc<OpenFile>) -> usize) -> SavedEpoll {
+        let live: Vec<(ItemState, Arc<OpenFile>)> = self
+            .lock()
+            .items
+            .iter()
+            .filter_map(|i| Some((i.st, i.file.upgrade()?)))
+            .collect();
+        SavedEpoll {
+            items: live
+                .into_iter()
+                .map(|(st, f)| (st, file_index(&f)))
+                .collect(),
+        }
+    }
+
+    /// Fills a restored (empty) instance's interest list, once every description it
+    /// watches exists. The caller has checked that the epoll files do not nest in a
+    /// cycle.
+    pub fn restore_items(&self, items: Vec<(ItemState, &Arc<OpenFile>)>) {
+        let mut g = self.lock();
+        g.items = items
+            .into_iter()
+            .map(|(st, f)| Item {
+                st,
+                file: Arc::downgrade(f),
+            })
+            .collect();
+        self.changed(g);
     }
 }
 

@@ -84,10 +84,6 @@ impl EventFd {
         })
     }
 
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the checkpoint's API (issue 5)")
-    )]
     pub fn state(&self) -> EventFdState {
         *lock(&self.state)
     }
@@ -355,6 +351,61 @@ impl TimerFd {
             self.schedule(&mut i);
         }
         self.wq.notify_all();
+    }
+}
+
+/// A timerfd as a checkpoint saves it: the time left to the next expiration, not
+/// the host clock's reading (as `sched::sigtimer`), so it resumes with what remained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedTimerFd {
+    pub clock: i32,
+    /// None while disarmed.
+    pub remaining_ns: Option<u64>,
+    pub interval_ns: u64,
+    pub ticks: u64,
+    pub expirations: u64,
+}
+
+impl TimerFd {
+    pub fn save(&self) -> SavedTimerFd {
+        let st = self.state();
+        let now = clock_ns(st.clock);
+        SavedTimerFd {
+            clock: st.clock,
+            remaining_ns: st.next_ns.map(|n| n.saturating_sub(now)),
+            interval_ns: st.interval_ns,
+            ticks: st.ticks,
+            expirations: st.expirations,
+        }
+    }
+
+    /// Rebuilds a saved timerfd, its next expiration counted from now, and arms it.
+    /// A clock timerfd_create never accepts is a corrupt image.
+    pub fn restore(
+        timers: Arc<Timers>,
+        saved: &SavedTimerFd,
+    ) -> Result<Arc<TimerFd>, ckpt::CkptError> {
+        if ![
+            libc::CLOCK_MONOTONIC,
+            libc::CLOCK_REALTIME,
+            libc::CLOCK_BOOTTIME,
+        ]
+        .contains(&saved.clock)
+        {
+            return Err(ckpt::CkptError::Decode(format!(
+                "a timerfd on clock {}",
+                saved.clock
+            )));
+        }
+        let now = clock_ns(saved.clock);
+        let state = TimerFdState {
+            clock: saved.clock,
+            next_ns: saved.remaining_ns.map(|r| now.saturating_add(r)),
+            interval_ns: saved.interval_ns,
+            ticks: saved.ticks,
+            expirations: saved.expirations,
+        };
+        Ok(TimerFd::new(timers, state))
     }
 }
 

@@ -134,15 +134,16 @@ impl FdTable {
     }
 
     /// `file` gives the restored description for a checkpoint index (the same `Arc` for
-    /// the same index). An fd outside the table's range is a corrupt image.
+    /// the same index; `RestoredFs::file`), or the error of an index it does not
+    /// know. An fd outside the table's range is a corrupt image.
     pub fn restore(
         saved: SavedFdTable,
-        mut file: impl FnMut(usize) -> Arc<OpenFile>,
+        mut file: impl FnMut(usize) -> Result<Arc<OpenFile>, ckpt::CkptError>,
     ) -> Result<FdTable, ckpt::CkptError> {
         let mut t = FdTable::default();
         for s in saved.fds {
             let e = FdEntry {
-                file: file(s.file),
+                file: file(s.file)?,
                 cloexec: s.cloexec,
             };
             t.install_at(s.fd, e)
@@ -183,7 +184,7 @@ mod tests {
         assert_eq!(back, saved);
 
         let thawed = [open(b"a"), open(b"b")];
-        let r = FdTable::restore(back, |i| thawed[i].clone()).unwrap();
+        let r = FdTable::restore(back, |i| Ok(thawed[i].clone())).unwrap();
         let shape: Vec<(i32, usize, bool)> = r
             .iter()
             .map(|(fd, e)| (fd, index_in(&thawed, &e.file), e.cloexec))
@@ -204,6 +205,6 @@ mod tests {
                 cloexec: false,
             }],
         };
-        assert!(FdTable::restore(saved, |_| open(b"a")).is_err());
+        assert!(FdTable::restore(saved, |_| Ok(open(b"a"))).is_err());
     }
 }

@@ -92,12 +92,6 @@ impl OpenFile {
             && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
     }
 
-    /// The file position, unless a reader or writer holds it right now (a pipe read
-    /// may sleep with it held), for inspection while tasks are frozen.
-    pub fn position(&self) -> Option<u64> {
-        self.pos.try_lock().ok().map(|p| *p)
-    }
-
     fn lock_pos(&self) -> std::sync::MutexGuard<'_, u64> {
         self.pos.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -277,6 +271,26 @@ impl OpenFile {
             *pos = (i + 1) as u64;
         }
         Ok(())
+    }
+}
+
+impl OpenFile {
+    /// The file position, as a checkpoint saves it.
+    pub fn pos(&self) -> u64 {
+        *self.lock_pos()
+    }
+
+    /// A description as a checkpoint restores it, at its saved position.
+    pub fn restored(
+        inode: Arc<Inode>,
+        path: Vec<u8>,
+        kind: FileKind,
+        flags: u32,
+        pos: u64,
+    ) -> Arc<OpenFile> {
+        let f = OpenFile::new(inode, path, kind, flags);
+        *f.lock_pos() = pos;
+        f
     }
 }
 

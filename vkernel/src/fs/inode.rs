@@ -29,7 +29,7 @@ pub const DEV_DEVFS: u64 = 5;
 pub const DEV_PROCFS: u64 = 4;
 pub const DEV_PIPEFS: u64 = 0xd;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timespec {
     pub sec: i64,
     pub nsec: i64,
@@ -99,6 +99,14 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(1 << 32);
 /// Inode numbers for inodes created at run time (image inodes keep small numbers).
 pub fn next_ino() -> u64 {
     NEXT_INO.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A thawed inode numbered `ino` exists: inodes created from now on get higher
+/// numbers, so they never collide with it.
+pub fn reserve_ino(ino: u64) {
+    if ino >= 1 << 32 {
+        NEXT_INO.fetch_max(ino.saturating_add(1), Ordering::Relaxed);
+    }
 }
 
 impl Inode {

@@ -159,10 +159,6 @@ pub struct SavedFileLocks {
     pub held: Vec<Lock>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl FileLocks {
     /// `file_index` maps a live [`Owner::File`] id (`Arc::as_ptr` of the description)
     /// to the description's index in the checkpoint.

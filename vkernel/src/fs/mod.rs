@@ -13,6 +13,7 @@ pub mod lock;
 mod lower;
 pub mod pipe;
 pub mod procfs;
+pub mod save;
 pub mod tty;
 
 use std::sync::{Arc, Mutex, MutexGuard};

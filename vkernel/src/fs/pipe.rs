@@ -38,7 +38,7 @@ struct PipeState {
 
 /// Which ends of a pipe an open file holds: one, or both for a FIFO opened O_RDWR
 /// (which Linux counts as a reader and a writer, so its open never waits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ends {
     pub read: bool,
     pub write: bool,
@@ -280,20 +280,20 @@ impl Pipe {
     }
 }
 
-/// A pipe as a checkpoint saves it: the buffered bytes and how many open file
-/// descriptions hold each end. The wait queue is not saved: every waiter is parked by
-/// the freeze and re-waits after the thaw.
+/// A pipe as a checkpoint saves it: the buffered bytes, its capacity (F_SETPIPE_SZ),
+/// how many open file descriptions hold each end, and the event counters
+/// edge-triggered epoll compares. The wait queue is not saved: every waiter is parked
+/// by the freeze and re-waits after the thaw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedPipe {
     pub data: Vec<u8>,
     pub readers: usize,
     pub writers: usize,
+    pub capacity: usize,
+    pub writes: u64,
+    pub reads_from_full: u64,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl Pipe {
     pub fn save(&self) -> SavedPipe {
         let st = self.lock();
@@ -301,16 +301,26 @@ impl Pipe {
             data: st.data.iter().copied().collect(),
             readers: st.readers,
             writers: st.writers,
+            capacity: st.capacity,
+            writes: st.writes,
+            reads_from_full: st.reads_from_full,
         }
     }
 
     /// Rebuilds a saved pipe. The end counts are taken as saved, so the caller must
     /// restore exactly that many open file descriptions of each end (each releases its
-    /// end when it goes away). More bytes than a pipe holds is a corrupt image.
+    /// end when it goes away). A capacity F_SETPIPE_SZ could not set, or more bytes
+    /// than the capacity, is a corrupt image.
     pub fn restore(saved: SavedPipe) -> Result<Arc<Pipe>, ckpt::CkptError> {
-        if saved.data.len() > PIPE_SIZE {
+        let cap = saved.capacity;
+        if !cap.is_power_of_two() || !(4096..=MAX_PIPE_SIZE).contains(&cap) {
             return Err(ckpt::CkptError::Decode(format!(
-                "a pipe holds {} bytes, more than its capacity of {PIPE_SIZE}",
+                "a pipe with a capacity of {cap} bytes"
+            )));
+        }
+        if saved.data.len() > cap {
+            return Err(ckpt::CkptError::Decode(format!(
+                "a pipe holds {} bytes, more than its capacity of {cap}",
                 saved.data.len()
             )));
         }
@@ -318,9 +328,9 @@ impl Pipe {
             data: saved.data.into(),
             readers: saved.readers,
             writers: saved.writers,
-            capacity: PIPE_SIZE,
-            writes: 0,
-            reads_from_full: 0,
+            capacity: cap,
+            writes: saved.writes,
+            reads_from_full: saved.reads_from_full,
             read_opens: saved.readers as u64,
             write_opens: saved.writers as u64,
         };
@@ -386,7 +396,21 @@ mod tests {
             data: vec![0; PIPE_SIZE + 1],
             readers: 1,
             writers: 1,
+            capacity: PIPE_SIZE,
+            writes: 1,
+            reads_from_full: 0,
         };
-        assert!(Pipe::restore(saved).is_err());
+        assert!(Pipe::restore(saved.clone()).is_err());
+        let bigger = SavedPipe {
+            capacity: 2 * PIPE_SIZE,
+            ..saved.clone()
+        };
+        assert!(Pipe::restore(bigger).is_ok(), "F_SETPIPE_SZ made room");
+        let odd = SavedPipe {
+            data: Vec::new(),
+            capacity: 5000,
+            ..saved
+        };
+        assert!(Pipe::restore(odd).is_err());
     }
 }

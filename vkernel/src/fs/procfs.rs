@@ -44,7 +44,7 @@ pub trait ProcView {
     fn uptime(&self) -> f64;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PidFile {
     Cmdline,
     Comm,
@@ -54,7 +54,7 @@ pub enum PidFile {
     Maps,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Global {
     Meminfo,
     Uptime,
@@ -67,7 +67,7 @@ pub enum Global {
 
 /// Whose directory a node is in: /proc/<pid> (no tid) or /proc/<pid>/task/<tid>,
 /// which has the same files, seen from one thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Who {
     pub pid: i32,
     pub tid: Option<i32>,
@@ -79,7 +79,7 @@ impl Who {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProcNode {
     Root,
     SelfLink,

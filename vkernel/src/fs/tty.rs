@@ -719,10 +719,6 @@ pub struct SavedTty {
     pub pty: Option<PtyState>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl Tty {
     pub fn save(&self) -> SavedTty {
         let st = self.lock();
