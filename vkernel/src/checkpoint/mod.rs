@@ -153,7 +153,10 @@ pub fn take(kernel: &Kernel, target: &Target) -> Result<Report, String> {
     let start = Instant::now();
     let path = target.next_path();
     let snapshots = kernel.freezer.freeze(|| kick_all(kernel));
+    // Timers would post signals into the state being saved.
+    kernel.timers.pause();
     let written = write(kernel, &snapshots, &path);
+    kernel.timers.resume();
     kernel.freezer.thaw();
     let size = written.map_err(|e| format!("checkpoint {} failed: {e}", path.display()))?;
     Ok(Report {

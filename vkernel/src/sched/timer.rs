@@ -13,6 +13,10 @@ struct Queue {
     /// (deadline, id) -> callback; BTreeMap keeps them in firing order.
     due: BTreeMap<(Instant, TimerId), Callback>,
     next_id: TimerId,
+    /// A checkpoint is being written: nothing fires (what comes due fires after).
+    paused: bool,
+    /// A callback is running (outside the lock).
+    firing: bool,
 }
 
 #[derive(Default)]
@@ -53,17 +57,37 @@ impl Timers {
         key.and_then(|k| q.due.remove(&k)).is_some()
     }
 
+    /// Stops firing, once the callback running now (if any) has returned: kernel
+    /// state stays still while a checkpoint is written.
+    pub fn pause(&self) {
+        let mut q = self.lock();
+        q.paused = true;
+        while q.firing {
+            q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Fires again, starting with whatever came due meanwhile.
+    pub fn resume(&self) {
+        self.lock().paused = false;
+        self.cv.notify_all();
+    }
+
     fn run(&self) {
         let mut q = self.lock();
         loop {
             let now = Instant::now();
             let first = q.due.keys().next().copied();
             match first {
+                _ if q.paused => q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner()),
                 Some(k) if k.0 <= now => {
                     let Some(cb) = q.due.remove(&k) else { continue };
+                    q.firing = true;
                     drop(q);
                     cb();
                     q = self.lock();
+                    q.firing = false;
+                    self.cv.notify_all();
                 }
                 Some(k) => {
                     q = self
@@ -107,5 +131,16 @@ mod tests {
             rx.recv_timeout(Duration::from_millis(50)).is_err(),
             "cancelled timer stayed quiet"
         );
+    }
+
+    #[test]
+    fn a_paused_queue_fires_nothing_until_resumed() {
+        let t = Timers::start().unwrap();
+        let (tx, rx) = mpsc::channel();
+        t.pause();
+        t.arm(Instant::now(), move || tx.send(1).unwrap());
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        t.resume();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(1));
     }
 }
