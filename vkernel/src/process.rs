@@ -638,6 +638,32 @@ mod tests {
     }
 
     #[test]
+    fn a_process_saves_everything_beside_its_threads_memory_and_files() {
+        let p = process();
+        p.sigactions()[9] = SigAction {
+            handler: 0x401000,
+            flags: 0x0400_0000,
+            restorer: 0x402000,
+            mask: 1 << 3,
+        };
+        p.shared_pending().push(SigInfo::kernel(15));
+        p.life().pdeathsig = 9;
+        p.exit_signal.store(0, Ordering::SeqCst);
+        p.exec_info().comm = b"saved".to_vec();
+        let cpu = |_: &crate::sched::cpuclock::CpuClock| std::time::Duration::ZERO;
+        let now = crate::sched::sigtimer::Now {
+            wall: std::time::Instant::now(),
+            cpu: &cpu,
+        };
+        let saved = round_trip(&p.save(&now));
+        assert_eq!(saved.sigactions[9].handler, 0x401000);
+        assert_eq!(saved.shared_pending.set(), 1 << 14);
+        assert_eq!((saved.life.pdeathsig, saved.exit_signal), (9, 0));
+        assert_eq!(saved.exec.comm, b"saved");
+        assert_eq!(saved.umask, 0o22);
+    }
+
+    #[test]
     fn tree_and_life_round_trip_through_a_checkpoint() {
         round_trip(&Tree {
             ppid: 1,

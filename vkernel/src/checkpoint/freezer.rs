@@ -146,6 +146,17 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_round_trips_through_the_note_encoding() {
+        let mut s = snapshot(7);
+        s.regs[3] = 0xdead_beef;
+        s.xstate = vec![1, 2, 3];
+        s.in_syscall = Some(202);
+        s.pending.push(crate::signal::SigInfo::kernel(10));
+        let back: ThreadSnapshot = ckpt::decode(&ckpt::encode(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
     fn freeze_waits_for_every_live_task_and_thaw_releases_them() {
         let f = Arc::new(Freezer::default());
         f.spawned();
