@@ -13,12 +13,23 @@
 //! A benchmark is a command line, said once for both sides (see [`Arg`]), and the way to
 //! read one figure from a run (see [`Figure`]); add a row to [`BENCHMARKS`] to add one,
 //! and a source to [`GUESTS`] for a new guest program.
+//!
+//! The checkpoint rows ([`Figure::Checkpoint`]) run a guest under vkernel only: it
+//! dirties N MiB, says it is ready, and the tool sends vkernel SIGUSR2 (checkpoint and
+//! exit) and reads the pause and the image size from vkernel's one line on stderr. The
+//! pause and the image size have no native counterpart, so their native column and ratio
+//! are "-". The write rate (image bytes / pause) stands beside `cp` of that same image in
+//! the same directory, with an fsync of the copy and of the directory as the checkpoint
+//! does, timed in the same run. The rows of one guest share its runs. Thaw (time from
+//! `vkernel thaw` to the first guest instruction) is not measured: there is no thaw yet.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,6 +43,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("spawn", include_str!("../../guests/spawn.c")),
     ("pipe_rtt", include_str!("../../guests/pipe_rtt.c")),
     ("threads", include_str!("../../guests/threads.c")),
+    ("dirty", include_str!("../../guests/dirty.c")),
 ];
 
 #[derive(Parser, Debug)]
@@ -57,6 +69,8 @@ struct Cli {
 /// Everything the runners need.
 struct Ctx {
     vkernel: PathBuf,
+    /// The temporary directory everything lives in; checkpoints are written here.
+    dir: PathBuf,
     rootfs: PathBuf,
     /// The directory the guests were built in, one file per name in [`GUESTS`].
     guests: PathBuf,
@@ -64,7 +78,13 @@ struct Ctx {
     iterations: u64,
     runs: usize,
     timeout: Duration,
+    /// The checkpoint runs done so far, by guest command line: rows of one guest share
+    /// them.
+    ckpts: RefCell<Vec<(Vec<OsString>, CkptRuns)>>,
 }
+
+/// A guest's checkpoint runs, or why they failed.
+type CkptRuns = Result<Vec<Ckpt>, String>;
 
 /// One word of a benchmark's command line; the first is the program.
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +112,24 @@ enum Figure {
     Printed { prefix: &'static str, runs: usize },
     /// Wall-clock milliseconds of the whole run; the median of `--runs` runs.
     Elapsed,
+    /// One figure of `runs` checkpoints of the guest under vkernel (the median), each
+    /// taken once the guest has printed a line starting with `ready`; see [`Ckpt`].
+    Checkpoint {
+        ready: &'static str,
+        runs: usize,
+        of: CkptFigure,
+    },
+}
+
+/// Which figure of a checkpoint run a row shows.
+#[derive(Clone, Copy, Debug)]
+enum CkptFigure {
+    /// Milliseconds the guests were frozen (vkernel only).
+    Pause,
+    /// Megabytes (10^6) of image (vkernel only).
+    Image,
+    /// MB/s: image bytes / pause under vkernel, `cp` of the image plus fsync natively.
+    Write,
 }
 
 /// One row of the table.
@@ -115,6 +153,12 @@ const THREADS: &str = "500";
 
 /// Round trips per ping-pong run (pipe or futex; tens of us each under vkernel).
 const ROUND_TRIPS: &str = "5000";
+
+/// Checkpoints of the small dirty guest (about a second each: boot, fill, write, copy).
+const CKPT_RUNS: usize = 3;
+
+/// Checkpoints of the 512 MiB guest (about 5 seconds each).
+const CKPT_RUNS_LARGE: usize = 1;
 
 const BENCHMARKS: &[Benchmark] = &[
     Benchmark {
@@ -200,7 +244,60 @@ const BENCHMARKS: &[Benchmark] = &[
         figure: printed("futex_rtt:"),
         rate: false,
     },
+    Benchmark {
+        name: "checkpoint pause, 64 MiB dirty",
+        unit: "ms",
+        argv: DIRTY_64,
+        figure: ckpt(CKPT_RUNS, CkptFigure::Pause),
+        rate: false,
+    },
+    Benchmark {
+        name: "checkpoint image, 64 MiB dirty",
+        unit: "MB",
+        argv: DIRTY_64,
+        figure: ckpt(CKPT_RUNS, CkptFigure::Image),
+        rate: false,
+    },
+    Benchmark {
+        name: "checkpoint write vs cp, 64 MiB",
+        unit: "MB/s",
+        argv: DIRTY_64,
+        figure: ckpt(CKPT_RUNS, CkptFigure::Write),
+        rate: true,
+    },
+    Benchmark {
+        name: "checkpoint pause, 512 MiB dirty",
+        unit: "ms",
+        argv: DIRTY_512,
+        figure: ckpt(CKPT_RUNS_LARGE, CkptFigure::Pause),
+        rate: false,
+    },
+    Benchmark {
+        name: "checkpoint image, 512 MiB dirty",
+        unit: "MB",
+        argv: DIRTY_512,
+        figure: ckpt(CKPT_RUNS_LARGE, CkptFigure::Image),
+        rate: false,
+    },
+    Benchmark {
+        name: "checkpoint write vs cp, 512 MiB",
+        unit: "MB/s",
+        argv: DIRTY_512,
+        figure: ckpt(CKPT_RUNS_LARGE, CkptFigure::Write),
+        rate: true,
+    },
 ];
+
+const DIRTY_64: &[Arg] = &[Arg::Guest("dirty"), Arg::Lit("64")];
+const DIRTY_512: &[Arg] = &[Arg::Guest("dirty"), Arg::Lit("512")];
+
+const fn ckpt(runs: usize, of: CkptFigure) -> Figure {
+    Figure::Checkpoint {
+        ready: "dirty: ready",
+        runs,
+        of,
+    }
+}
 
 const fn printed(prefix: &'static str) -> Figure {
     Figure::Printed {
@@ -238,8 +335,11 @@ impl Benchmark {
             }
             Side::Vkernel => {
                 let mut cmd = Command::new(&ctx.vkernel);
-                cmd.arg("boot")
-                    .arg(&ctx.rootfs)
+                cmd.arg("boot");
+                if let Figure::Checkpoint { .. } = self.figure {
+                    cmd.arg("--ckpt-file").arg(ctx.dir.join("ckpt-%p.elf"));
+                }
+                cmd.arg(&ctx.rootfs)
                     .arg("--")
                     .arg(prog.resolve(ctx, Side::Vkernel))
                     .args(args);
@@ -248,19 +348,57 @@ impl Benchmark {
         }
     }
 
-    /// The benchmark's figure on one side: the median over its runs.
-    fn measure(&self, ctx: &Ctx, side: Side) -> Result<f64> {
+    /// The benchmark's figure on one side: the median over its runs; None when the
+    /// side has no such figure (a checkpoint's pause or size natively).
+    fn measure(&self, ctx: &Ctx, side: Side) -> Option<Result<f64>> {
         let runs = match self.figure {
             Figure::Printed { runs, .. } => runs,
             Figure::Elapsed => ctx.runs,
+            Figure::Checkpoint { ready, runs, of } => {
+                return of
+                    .figure(side)
+                    .map(|f| self.checkpoints(ctx, ready, runs, f));
+            }
         };
-        median(runs, || {
+        Some(median(runs, || {
             let run = run(self.command(ctx, side), ctx.timeout)?;
             match self.figure {
                 Figure::Printed { prefix, .. } => parse_figure(&run.stdout, prefix, self.unit),
                 Figure::Elapsed => Ok(run.elapsed.as_secs_f64() * 1e3),
+                Figure::Checkpoint { .. } => unreachable!(),
             }
-        })
+        }))
+    }
+
+    /// The median of `figure` over the guest's checkpoint runs, done the first time a
+    /// row of this guest asks.
+    fn checkpoints(
+        &self,
+        ctx: &Ctx,
+        ready: &str,
+        runs: usize,
+        figure: fn(&Ckpt) -> f64,
+    ) -> Result<f64> {
+        let key: Vec<OsString> = self
+            .argv
+            .iter()
+            .map(|a| a.resolve(ctx, Side::Vkernel))
+            .collect();
+        let mut done = ctx.ckpts.borrow_mut();
+        let i = match done.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let all = (0..runs.max(1))
+                    .map(|_| checkpoint(self.command(ctx, Side::Vkernel), ready, ctx))
+                    .collect::<Result<Vec<Ckpt>>>()
+                    .map_err(|e| format!("{e:#}"));
+                done.push((key, all));
+                done.len() - 1
+            }
+        };
+        let all = done[i].1.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut it = all.iter();
+        median(all.len(), || Ok(figure(it.next().expect("one per run"))))
     }
 
     /// How many times slower vkernel is.
@@ -272,6 +410,123 @@ impl Benchmark {
         };
         (fast > 0.0).then(|| slow / fast)
     }
+}
+
+impl CkptFigure {
+    /// How to read this figure from a checkpoint run on one side, if the side has it.
+    fn figure(self, side: Side) -> Option<fn(&Ckpt) -> f64> {
+        match (self, side) {
+            (CkptFigure::Pause, Side::Vkernel) => Some(|c| c.pause_ms),
+            (CkptFigure::Image, Side::Vkernel) => Some(|c| c.bytes as f64 / 1e6),
+            (CkptFigure::Write, Side::Vkernel) => Some(|c| c.bytes as f64 / 1e3 / c.pause_ms),
+            (CkptFigure::Write, Side::Native) => Some(|c| c.bytes as f64 / 1e3 / c.cp_ms),
+            (CkptFigure::Pause | CkptFigure::Image, Side::Native) => None,
+        }
+    }
+}
+
+// ---- checkpoints -----------------------------------------------------------------------------
+
+/// One checkpoint run.
+#[derive(Clone, Copy, Debug)]
+struct Ckpt {
+    /// The pause vkernel reported, in milliseconds.
+    pause_ms: f64,
+    /// The image's size.
+    bytes: u64,
+    /// Milliseconds to `cp` the image to a new file and fsync it and the directory.
+    cp_ms: f64,
+}
+
+/// Start the guest under vkernel, wait for its `ready` line, send vkernel SIGUSR2
+/// (checkpoint and exit) and read its report; then time a `cp` of the image, and remove
+/// both files.
+fn checkpoint(mut cmd: Command, ready: &str, ctx: &Ctx) -> Result<Ckpt> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let what = format!("{cmd:?}");
+    let deadline = Instant::now() + ctx.timeout;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {what}"))?;
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let (tx, lines) = mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    // Detached: reads the guest's output to the end, whenever that is.
+    thread::spawn(move || {
+        for line in stdout.lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let is_ready = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(Ok(line)) if line.starts_with(ready) => break true,
+            Ok(Ok(_)) => {}
+            // The output ended (the guest is gone) or the time is up.
+            Ok(Err(_)) | Err(_) => break false,
+        }
+    };
+    if is_ready {
+        // SAFETY: kill(2) on our child, which has not been waited for.
+        unsafe { libc::kill(child.id() as i32, libc::SIGUSR2) };
+    }
+    let status = wait(&mut child, deadline)?;
+    let Some(status) = status else {
+        bail!("{what}: killed after {} s", ctx.timeout.as_secs());
+    };
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() || !is_ready {
+        let not_ready = if is_ready {
+            String::new()
+        } else {
+            format!(" before a \"{ready}\" line")
+        };
+        bail!("{what}: {status}{not_ready}:\n{}", stderr.trim_end());
+    }
+    let (image, bytes, pause_ms) = parse_checkpoint(&stderr)?;
+
+    let copy = image.with_extension("copy");
+    let start = Instant::now();
+    let out = Command::new("cp")
+        .arg(&image)
+        .arg(&copy)
+        .output()
+        .context("cannot run cp")?;
+    check_status(out, "cp")?;
+    std::fs::File::open(&copy)?.sync_all()?;
+    std::fs::File::open(&ctx.dir)?.sync_all()?;
+    let cp_ms = start.elapsed().as_secs_f64() * 1e3;
+    std::fs::remove_file(&image)?;
+    std::fs::remove_file(&copy)?;
+    Ok(Ckpt {
+        pause_ms,
+        bytes,
+        cp_ms,
+    })
+}
+
+/// The image's path, its size and the pause from vkernel's line on stderr,
+/// "vkernel: checkpoint PATH: N bytes, guest memory M bytes, paused X.Y ms".
+fn parse_checkpoint(stderr: &str) -> Result<(PathBuf, u64, f64)> {
+    stderr
+        .lines()
+        .find_map(|l| {
+            let (path, rest) = l.strip_prefix("vkernel: checkpoint ")?.rsplit_once(": ")?;
+            let (bytes, rest) = rest.split_once(" bytes, guest memory ")?;
+            let (_, pause) = rest.split_once(" bytes, paused ")?;
+            let pause = pause.strip_suffix(" ms")?;
+            Some((
+                PathBuf::from(path),
+                bytes.parse().ok()?,
+                pause.parse().ok()?,
+            ))
+        })
+        .with_context(|| format!("no \"vkernel: checkpoint\" line in {stderr:?}"))
 }
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -305,18 +560,7 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Run> {
         .with_context(|| format!("cannot start {what}"))?;
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if start.elapsed() > timeout {
-            // SAFETY: kill(2) on the process group this function created.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_micros(200));
-    };
+    let status = wait(&mut child, start + timeout)?;
     let elapsed = start.elapsed();
     // A grandchild left holding the pipes (after a timeout, one outside the group) would
     // keep these threads waiting; only a run that finished is worth its output.
@@ -333,6 +577,23 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Run> {
         bail!("{what}: {status}:\n{stderr}");
     }
     Ok(Run { elapsed, stdout })
+}
+
+/// Wait for a child started in a process group of its own; at `deadline` kill the
+/// group and return None.
+fn wait(child: &mut Child, deadline: Instant) -> Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kill(2) on the process group the caller created for the child.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_micros(200));
+    }
 }
 
 /// The figure on the line of `stdout` that starts with `prefix` and ends with
@@ -400,6 +661,7 @@ fn prepare(cli: &Cli, dir: &Path) -> Result<Ctx> {
 
     Ok(Ctx {
         vkernel: cli.vkernel.clone(),
+        dir: dir.to_owned(),
         rootfs,
         guests,
         busybox: std::env::var_os("BUSYBOX")
@@ -408,14 +670,17 @@ fn prepare(cli: &Cli, dir: &Path) -> Result<Ctx> {
         iterations: cli.iterations.max(1),
         runs: cli.runs.max(1),
         timeout: Duration::from_secs(cli.timeout.max(1)),
+        ckpts: RefCell::new(Vec::new()),
     })
 }
 
-fn figure(r: &Result<f64>) -> String {
+/// A figure for the table; "-" where the side has none.
+fn figure(r: Option<&Result<f64>>) -> String {
     match r {
-        Ok(x) if *x >= 100.0 => format!("{x:.0}"),
-        Ok(x) => format!("{x:.2}"),
-        Err(_) => "error".into(),
+        Some(Ok(x)) if *x >= 100.0 => format!("{x:.0}"),
+        Some(Ok(x)) => format!("{x:.2}"),
+        Some(Err(_)) => "error".into(),
+        None => "-".into(),
     }
 }
 
@@ -453,19 +718,19 @@ fn bench(cli: &Cli) -> Result<bool> {
         let native = b.measure(&ctx, Side::Native);
         let guest = b.measure(&ctx, Side::Vkernel);
         let ratio = match (&native, &guest) {
-            (Ok(n), Ok(g)) => b.ratio(*n, *g).map(|r| format!("{r:.1}x")),
+            (Some(Ok(n)), Some(Ok(g))) => b.ratio(*n, *g).map(|r| format!("{r:.1}x")),
             _ => None,
         };
         println!(
             "{:<32} {:>12} {:>12} {:>12} {:>9}",
             b.name,
             b.unit,
-            figure(&native),
-            figure(&guest),
+            figure(native.as_ref()),
+            figure(guest.as_ref()),
             ratio.as_deref().unwrap_or("-")
         );
         for (side, r) in [("native", &native), ("vkernel", &guest)] {
-            if let Err(e) = r {
+            if let Some(Err(e)) = r {
                 errors.push(format!("{} ({side}): {e:#}", b.name));
             }
         }
@@ -494,6 +759,34 @@ mod tests {
             parse_figure(out, "thread_create:", "us/thread").unwrap(),
             47.0
         );
+    }
+
+    #[test]
+    fn checkpoint_from_its_line() {
+        let err = "noise\nvkernel: checkpoint /tmp/x: y/ckpt-7.elf: 67653632 bytes, \
+                   guest memory 67371008 bytes, paused 212.4 ms\n";
+        let (path, bytes, pause) = parse_checkpoint(err).unwrap();
+        assert_eq!(path, Path::new("/tmp/x: y/ckpt-7.elf"));
+        assert_eq!(bytes, 67653632);
+        assert_eq!(pause, 212.4);
+        assert!(parse_checkpoint("vkernel: checkpoint /x failed: ENOSPC\n").is_err());
+        assert!(parse_checkpoint("").is_err());
+    }
+
+    #[test]
+    fn checkpoint_figures() {
+        let c = Ckpt {
+            pause_ms: 500.0,
+            bytes: 100_000_000,
+            cp_ms: 250.0,
+        };
+        let on = |of: CkptFigure, side| of.figure(side).map(|f| f(&c));
+        assert_eq!(on(CkptFigure::Pause, Side::Vkernel), Some(500.0));
+        assert_eq!(on(CkptFigure::Pause, Side::Native), None);
+        assert_eq!(on(CkptFigure::Image, Side::Vkernel), Some(100.0));
+        assert_eq!(on(CkptFigure::Image, Side::Native), None);
+        assert_eq!(on(CkptFigure::Write, Side::Vkernel), Some(200.0));
+        assert_eq!(on(CkptFigure::Write, Side::Native), Some(400.0));
     }
 
     #[test]
