@@ -1,8 +1,11 @@
 //! Checkpoints of a running system: SIGCKPT (SIGUSR1) and `vkernel kill -CKPT` write an
 //! ELF core image and the guests go on, printing exactly what an undisturbed run
-//! prints; SIGCKPTEXIT (SIGUSR2) writes one and exits 0; a failed write leaves the
-//! previous image whole and the guests running; readelf reads the image; `vkernel ckpt
-//! info` summarizes it and refuses a corrupt or truncated one with one line.
+//! prints; SIGCKPTEXIT (SIGUSR2) writes one and exits 0; `vkernel thaw` resumes it, and
+//! the output before the checkpoint plus the output after the thaw is the undisturbed
+//! run's, byte for byte, also through a chain of checkpoint and thaw; a failed write
+//! leaves the previous image whole and the guests running; readelf reads the image;
+//! `vkernel ckpt info` summarizes it; a corrupt, truncated or foreign image (another
+//! root filesystem) is refused with one line.
 //!
 //! Guest: ckpt.c (compute over memory, a pipe family, threads taking turns), in both
 //! libc flavours, each run compared with a native run.
@@ -349,4 +352,105 @@ fn full_disk_in(dir: &Path) {
         .filter(|p| p.to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// `vkernel thaw IMAGE [--ckpt-file PATTERN]` in the background.
+fn thaw(image: &Path, pattern: Option<&Path>) -> Running {
+    let mut cmd = Command::new(vkernel_bin());
+    cmd.arg("thaw");
+    if let Some(p) = pattern {
+        cmd.arg("--ckpt-file").arg(p);
+    }
+    let child = cmd
+        .arg(image)
+        .env_remove("TERM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vkernel thaw");
+    Running {
+        child,
+        dir: image.parent().map(Path::to_owned).unwrap_or_default(),
+    }
+}
+
+/// Runs `mode`, stops it with SIGCKPTEXIT after each delay in `stops` (the first on the
+/// booted system, the others on each thaw), thaws the last image to the end, and
+/// compares everything printed with the native run.
+fn checkpoint_and_thaw(cc: Cc, mode: &str, stops: &[u64]) {
+    let host = run_host("ckpt", cc, &[mode]);
+    let mut run = start("ckpt", cc, mode, "ck-0.elf");
+    let dir = run.dir.clone();
+    let mut printed = String::new();
+    for (i, &ms) in stops.iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(ms));
+        run.signal(libc::SIGUSR2);
+        let (status, out, err) = run.finish();
+        assert_eq!(status, 0, "checkpoint {i}: {err}");
+        assert!(err.contains("checkpoint"), "checkpoint {i}: {err}");
+        printed += &out;
+        let next = dir.join(format!("ck-{}.elf", i + 1));
+        run = thaw(&dir.join(format!("ck-{i}.elf")), Some(&next));
+    }
+    let (status, out, err) = run.finish();
+    assert_eq!(status, 0, "the last thaw: {err}");
+    printed += &out;
+    assert_eq!(
+        stable_lines(&printed),
+        stable_lines(&host.stdout),
+        "before + after the thaws"
+    );
+}
+
+twins!(thaw_resumes_a_computing_guest, cc => {
+    checkpoint_and_thaw(cc, "compute", &[300]);
+});
+
+twins!(thaw_resumes_a_pipe_family_mid_stream, cc => {
+    checkpoint_and_thaw(cc, "family", &[250]);
+});
+
+twins!(thaw_resumes_threads_waiting_on_futexes, cc => {
+    checkpoint_and_thaw(cc, "threads", &[250]);
+});
+
+#[test]
+fn a_chain_of_checkpoints_and_thaws_finishes_the_run() {
+    checkpoint_and_thaw(Cc::Glibc, "compute", &[250, 200, 150]);
+}
+
+#[test]
+fn thaw_refuses_another_root_filesystem_and_a_corrupt_image() {
+    let run = start("ckpt", Cc::Glibc, "compute", "ck.elf");
+    let img = run.dir.join("ck.elf");
+    std::thread::sleep(Duration::from_millis(200));
+    run.signal(libc::SIGUSR2);
+    let (status, _, err) = run.finish();
+    assert_eq!(status, 0, "{err}");
+    let other = rootfs::<&str>(&[]);
+    let foreign = Command::new(vkernel_bin())
+        .arg("thaw")
+        .arg("--rootfs")
+        .arg(&other)
+        .arg(&img)
+        .output()
+        .expect("thaw");
+    let text = String::from_utf8_lossy(&foreign.stderr);
+    assert_eq!(foreign.status.code(), Some(2), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("root filesystem"), "{text}");
+    let mut bytes = std::fs::read(&img).expect("image");
+    let last = bytes.len() - 100;
+    bytes[last] ^= 1;
+    let bad = scratch_path("bad.elf");
+    std::fs::write(&bad, &bytes).expect("write");
+    let o = Command::new(vkernel_bin())
+        .arg("thaw")
+        .arg(&bad)
+        .output()
+        .expect("thaw");
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
 }

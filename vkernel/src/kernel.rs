@@ -15,7 +15,8 @@ use crate::process::{ExitStatus, Process};
 pub struct Options {
     pub strace: bool,
     pub verbose: bool,
-    /// The root image's identity, recorded in every checkpoint.
+    /// The root image's path (absolute) and identity, recorded in every checkpoint.
+    pub rootfs_path: std::path::PathBuf,
     pub rootfs_identity: Vec<u8>,
 }
 
@@ -65,6 +66,55 @@ impl Kernel {
                 enosys_logged: Mutex::new(HashSet::new()),
             }
         }))
+    }
+
+    /// The kernel of a checkpoint (`checkpoint::thaw`): its terminals, filesystem and
+    /// processes restored; the threads are started by the caller.
+    pub fn thaw(
+        physmem: Arc<Physmem>,
+        zygote: Zygote,
+        image: Arc<rootfs::Image>,
+        opts: Options,
+        saved: &crate::checkpoint::thaw::Saved,
+    ) -> Result<Arc<Kernel>, ckpt::CkptError> {
+        let timers = crate::sched::timer::Timers::start()
+            .map_err(|e| ckpt::CkptError::Decode(format!("timer thread: {e}")))?;
+        let mut failed = None;
+        let kernel = Arc::new_cyclic(|me| {
+            let host = crate::session::tty_host(me);
+            let parts = crate::checkpoint::thaw::kernel_parts(
+                saved,
+                &image,
+                &timers,
+                &physmem,
+                host.clone(),
+            );
+            let (vfs, ttys, procs) = parts.unwrap_or_else(|e| {
+                failed = Some(e);
+                let vfs = Vfs::boot(&image);
+                let console = crate::fs::tty::Tty::new_console(host);
+                let ttys = crate::fs::devpts::Ttys::new(console, vfs.pts.clone());
+                (vfs, ttys, Vec::new())
+            });
+            Kernel {
+                physmem,
+                zygote,
+                vfs,
+                opts,
+                boot_time: Instant::now(),
+                timers,
+                ttys,
+                futexes: Default::default(),
+                freezer: Default::default(),
+                procs: Mutex::new(procs.into_iter().map(|p| (p.pid, p)).collect()),
+                next_pid: AtomicI32::new(saved.kernel.next_pid),
+                enosys_logged: Mutex::new(HashSet::new()),
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(kernel),
+        }
     }
 
     fn procs(&self) -> MutexGuard<'_, BTreeMap<i32, Arc<Process>>> {

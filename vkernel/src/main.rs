@@ -74,6 +74,20 @@ enum Cmd {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Resume the system saved in a checkpoint image.
+    Thaw {
+        image: PathBuf,
+        /// The root filesystem image (default: the one the checkpointed system booted).
+        #[arg(long)]
+        rootfs: Option<PathBuf>,
+        /// Where later checkpoints go (see boot).
+        #[arg(long, default_value = "ckpt.elf")]
+        ckpt_file: PathBuf,
+        #[arg(long)]
+        strace: bool,
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Inspect checkpoint images.
     Ckpt {
         #[command(subcommand)]
@@ -236,19 +250,77 @@ fn main() -> ExitCode {
             let opts = Options {
                 strace,
                 verbose,
+                rootfs_path: std::path::absolute(&rootfs).unwrap_or(rootfs.clone()),
                 rootfs_identity: Vec::new(),
             };
             let result = boot(memory, &rootfs, &ckpt_file, init, prog, opts);
-            fs::console::restore_host_terminal();
-            match result {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("vkernel: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
+            exit_code(result)
+        }
+        Cmd::Thaw {
+            image,
+            rootfs,
+            ckpt_file,
+            strace,
+            verbose,
+        } => exit_code(thaw(&image, rootfs, &ckpt_file, strace, verbose)),
+    }
+}
+
+/// vkernel's exit code: the guest's, or 2 after one line naming the problem.
+fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
+    fs::console::restore_host_terminal();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("vkernel: {e:#}");
+            ExitCode::from(2)
         }
     }
+}
+
+/// Thaws a checkpoint; returns vkernel's exit code (pid 1's status).
+fn thaw(
+    image_path: &std::path::Path,
+    rootfs: Option<PathBuf>,
+    ckpt_file: &std::path::Path,
+    strace: bool,
+    verbose: bool,
+) -> anyhow::Result<u8> {
+    let what = || image_path.display().to_string();
+    let saved = checkpoint::thaw::open(image_path).with_context(what)?;
+    let rootfs_path = rootfs.unwrap_or_else(|| saved.kernel.rootfs_path.clone());
+    let physmem =
+        Arc::new(vproc::Physmem::new(saved.kernel.physmem_bytes).context("guest memory")?);
+    // The zygote must be forked before any thread exists (the ext reader starts one).
+    let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
+    let slot = KernelSlot::default();
+    let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
+    start_signal_thread(slot.clone(), target).context("starting the signal thread")?;
+    let image = Arc::new(rootfs::open(&rootfs_path)?);
+    let opts = Options {
+        strace,
+        verbose,
+        rootfs_identity: rootfs_identity(&rootfs_path)?,
+        rootfs_path: std::path::absolute(&rootfs_path).unwrap_or(rootfs_path),
+    };
+    saved.check_host(&opts.rootfs_identity).with_context(what)?;
+    let claims = checkpoint::thaw::load_memory(&saved, &physmem).with_context(what)?;
+    let kernel = Kernel::thaw(physmem.clone(), zygote, image, opts, &saved).with_context(what)?;
+    checkpoint::thaw::drop_claims(&physmem, &claims);
+    fs::console::attach(&kernel.ttys.console);
+    let _ = slot.set(kernel.clone());
+    for p in kernel.all_processes() {
+        syscall::resume_timers(&kernel, &p);
+    }
+    checkpoint::thaw::start_threads(&kernel, &saved).with_context(what)?;
+    let init = kernel
+        .process(1)
+        .ok_or_else(|| anyhow::anyhow!("{}: no pid 1", what()))?;
+    let ended = || init.life().exit;
+    let waker = sched::Waker::new();
+    let status = sched::wait_on(&waker, &[&init.thread_exit], None, &|| false, ended)
+        .unwrap_or(ExitStatus::Signal(libc::SIGKILL));
+    Ok(status.host_code() as u8)
 }
 
 /// `vkernel ckpt info`: exit 0 with the summary, or one line and exit 2.

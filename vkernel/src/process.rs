@@ -546,10 +546,6 @@ impl Process {
 /// The process state whose live form serde cannot hold as it is: 64 signal actions
 /// (serde's arrays stop at 32) and `libc::rlimit64` (no serde); the timers' saved
 /// form is `sched::sigtimer::SavedSigTimers`.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl Process {
     /// The process's own state for a checkpoint (its threads, vmspace and files are
     /// saved beside it, by index).

@@ -10,6 +10,7 @@
 
 mod freezer;
 pub mod info;
+pub mod thaw;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ use crate::mm::SavedVmspace;
 /// The kernel note: what the image says about every process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KernelNote {
+    /// The root filesystem image the system booted from (thaw's default).
+    pub rootfs_path: PathBuf,
     pub physmem_bytes: u64,
     /// The next pid the kernel hands out.
     pub next_pid: i32,
@@ -177,7 +180,7 @@ fn kick_all(kernel: &Kernel) {
 fn write(kernel: &Kernel, threads: &[ThreadSnapshot], path: &Path) -> Result<u64, ckpt::CkptError> {
     let header = ckpt::Header::now(
         env!("CARGO_PKG_VERSION"),
-        cpu_features(threads),
+        cpu_features(),
         kernel.opts.rootfs_identity.clone(),
     );
     let mut w = ckpt::ImageWriter::new(&header);
@@ -287,6 +290,7 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
         })
         .collect();
     let note = KernelNote {
+        rootfs_path: kernel.opts.rootfs_path.clone(),
         physmem_bytes: kernel.physmem.size(),
         next_pid: kernel.next_pid(),
         processes,
@@ -302,13 +306,18 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
 
 /// CPUID feature words and XCR0: what a guest may have seen of this CPU. A thaw on a
 /// CPU that lacks any of them must refuse.
-fn cpu_features(threads: &[ThreadSnapshot]) -> Vec<u64> {
+pub fn cpu_features() -> Vec<u64> {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     let (l1, l7) = (__cpuid(1), __cpuid_count(7, 0));
-    let xcr0 = threads
-        .first()
-        .and_then(|t| abi::sigframe::ptrace_xcr0(&t.xstate))
-        .unwrap_or(0);
+    /// XGETBV needs the OS to have enabled XSAVE (CPUID.1:ECX.OSXSAVE).
+    #[target_feature(enable = "xsave")]
+    fn xcr0() -> u64 {
+        // SAFETY: only called when OSXSAVE says XGETBV is available.
+        unsafe { std::arch::x86_64::_xgetbv(0) }
+    }
+    let osxsave = l1.ecx & (1 << 27) != 0;
+    // SAFETY: the xsave feature is present when OSXSAVE is set.
+    let xcr0 = if osxsave { unsafe { xcr0() } } else { 0 };
     vec![
         u64::from(l1.ecx),
         u64::from(l1.edx),

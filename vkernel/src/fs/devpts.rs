@@ -92,10 +92,6 @@ pub struct RestoredTtys {
     pub ptys: BTreeMap<u32, Arc<Tty>>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl Ttys {
     pub fn save(&self) -> SavedTtys {
         let ptys: Vec<Arc<Tty>> = self.ptys().values().filter_map(Weak::upgrade).collect();
@@ -129,10 +125,6 @@ impl Ttys {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl RestoredTtys {
     pub fn get(&self, id: TtyId) -> Option<Arc<Tty>> {
         match id {

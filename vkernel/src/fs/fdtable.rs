@@ -114,10 +114,6 @@ pub struct SavedFd {
     pub cloexec: bool,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl FdTable {
     /// `file_index` gives the checkpoint's index of an open file description; it must
     /// return the same index for every fd on one description.

@@ -174,10 +174,6 @@ pub struct FsSaver {
     pipes: Indexed<Pipe>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl Vfs {
     /// A saver that already holds the tree (root and /dev/pts).
     pub fn saver(&self) -> FsSaver {
@@ -353,10 +349,6 @@ pub struct RestoredFs {
     files: Vec<Arc<OpenFile>>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl RestoredFs {
     /// The filesystem, once the fd tables, cwds and roots hold what they name.
     pub fn into_vfs(self) -> Vfs {

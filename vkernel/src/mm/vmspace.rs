@@ -741,10 +741,6 @@ pub struct SavedVmspace {
     pub stack_top: u64,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl Vmspace {
     pub fn save(&self) -> SavedVmspace {
         SavedVmspace {

@@ -214,10 +214,6 @@ impl SigTimer {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the checkpoint's API (issue 5)")
-)]
 impl SigTimers {
     pub fn save(&self, now: &Now) -> SavedSigTimers {
         SavedSigTimers {

@@ -279,7 +279,6 @@ pub fn delete_posix_timers(k: &Kernel, p: &Process) {
 
 /// After a thaw restored `p`'s timers (`SigTimers::restore`): their kernel timers
 /// and the CPU poll start again.
-#[expect(dead_code, reason = "the checkpoint's API (issue 5)")]
 pub fn resume(k: &Arc<Kernel>, p: &Arc<Process>) {
     let cpu_armed = {
         let mut ts = p.timers();

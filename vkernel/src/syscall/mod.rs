@@ -27,6 +27,7 @@ pub type SysResult = Result<u64, Errno>;
 pub use itimer::cancel_all as cancel_timers;
 /// execve deletes the POSIX timers.
 pub use itimer::delete_posix_timers;
+pub use itimer::resume as resume_timers;
 
 /// Runs guest system call `nr`. Unknown numbers are ENOSYS (logged once with -v).
 // libc names its syscall numbers SYS_read etc.; matching on them reads like the ABI.
