@@ -7,13 +7,15 @@
 //! `vkernel ckpt info` summarizes it; a corrupt, truncated or foreign image (another
 //! root filesystem) is refused with one line.
 //!
-//! Guest: ckpt.c (compute over memory, a pipe family, threads taking turns), in both
-//! libc flavours, each run compared with a native run.
+//! Guest: ckpt.c (compute over memory, a pipe family, threads taking turns, kernel
+//! objects used across a thaw), in both libc flavours, each run compared with a
+//! native run.
 
 #[macro_use]
 #[path = "support/posix.rs"]
 mod posix;
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,19 +32,10 @@ struct Running {
     dir: PathBuf,
 }
 
-/// `vkernel boot --ckpt-file DIR/ck-%n.elf IMG -- /bin/<guest>-<cc> MODE`.
-fn start(guest: &str, cc: Cc, mode: &str, pattern: &str) -> Running {
-    let dir = scratch_path("ckpt");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let image = GUESTS.image();
+/// `vkernel ARGS...` in the background; its checkpoints go to `dir`.
+fn background<S: AsRef<OsStr>>(args: &[S], dir: PathBuf) -> Running {
     let child = Command::new(vkernel_bin())
-        .arg("boot")
-        .arg("--ckpt-file")
-        .arg(dir.join(pattern))
-        .arg(&image)
-        .arg("--")
-        .arg(guest_path(guest, cc))
-        .arg(mode)
+        .args(args)
         .env_remove("TERM")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -50,6 +43,30 @@ fn start(guest: &str, cc: Cc, mode: &str, pattern: &str) -> Running {
         .spawn()
         .expect("spawn vkernel");
     Running { child, dir }
+}
+
+/// `vkernel boot --ckpt-file TARGET IMG -- /bin/<guest>-<cc> MODE`.
+fn boot_guest(target: &Path, guest: &str, cc: Cc, mode: &str) -> Running {
+    let image = GUESTS.image();
+    let prog = guest_path(guest, cc);
+    let args: [&OsStr; 7] = [
+        "boot".as_ref(),
+        "--ckpt-file".as_ref(),
+        target.as_ref(),
+        image.as_ref(),
+        "--".as_ref(),
+        prog.as_ref(),
+        mode.as_ref(),
+    ];
+    let dir = target.parent().map(Path::to_owned).unwrap_or_default();
+    background(&args, dir)
+}
+
+/// [`boot_guest`] with checkpoints named `pattern` in a fresh directory.
+fn start(guest: &str, cc: Cc, mode: &str, pattern: &str) -> Running {
+    let dir = scratch_path("ckpt");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    boot_guest(&dir.join(pattern), guest, cc, mode)
 }
 
 impl Running {
@@ -304,23 +321,8 @@ fn a_full_disk_keeps_the_previous_image_and_the_guest() {
 }
 
 fn full_disk_in(dir: &Path) {
-    let image = GUESTS.image();
     let target = dir.join("ck.elf");
-    let child = Command::new(vkernel_bin())
-        .arg("boot")
-        .arg("--ckpt-file")
-        .arg(&target)
-        .arg(&image)
-        .args(["--", &guest_path("ckpt", Cc::Glibc), "compute"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let run = Running {
-        child,
-        dir: dir.to_owned(),
-    };
+    let run = boot_guest(&target, "ckpt", Cc::Glibc, "compute");
     std::thread::sleep(Duration::from_millis(200));
     run.signal(libc::SIGUSR1);
     let t0 = Instant::now();
@@ -354,25 +356,18 @@ fn full_disk_in(dir: &Path) {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-/// `vkernel thaw IMAGE [--ckpt-file PATTERN]` in the background.
-fn thaw(image: &Path, pattern: Option<&Path>) -> Running {
-    let mut cmd = Command::new(vkernel_bin());
-    cmd.arg("thaw");
-    if let Some(p) = pattern {
-        cmd.arg("--ckpt-file").arg(p);
-    }
-    let child = cmd
-        .arg(image)
-        .env_remove("TERM")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vkernel thaw");
-    Running {
-        child,
-        dir: image.parent().map(Path::to_owned).unwrap_or_default(),
-    }
+/// `vkernel thaw --ckpt-file NEXT IMAGE` in the background.
+fn thaw(image: &Path, next: &Path) -> Running {
+    let args: [&OsStr; 4] = [
+        "thaw".as_ref(),
+        "--ckpt-file".as_ref(),
+        next.as_ref(),
+        image.as_ref(),
+    ];
+    background(
+        &args,
+        image.parent().map(Path::to_owned).unwrap_or_default(),
+    )
 }
 
 /// Runs `mode`, stops it with SIGCKPTEXIT after each delay in `stops` (the first on the
@@ -391,7 +386,7 @@ fn checkpoint_and_thaw(cc: Cc, mode: &str, stops: &[u64]) {
         assert!(err.contains("checkpoint"), "checkpoint {i}: {err}");
         printed += &out;
         let next = dir.join(format!("ck-{}.elf", i + 1));
-        run = thaw(&dir.join(format!("ck-{i}.elf")), Some(&next));
+        run = thaw(&dir.join(format!("ck-{i}.elf")), &next);
     }
     let (status, out, err) = run.finish();
     assert_eq!(status, 0, "the last thaw: {err}");
@@ -413,6 +408,10 @@ twins!(thaw_resumes_a_pipe_family_mid_stream, cc => {
 
 twins!(thaw_resumes_threads_waiting_on_futexes, cc => {
     checkpoint_and_thaw(cc, "threads", &[250]);
+});
+
+twins!(thaw_keeps_files_pipes_ptys_eventfd_epoll_and_timerfd, cc => {
+    checkpoint_and_thaw(cc, "objects", &[250]);
 });
 
 #[test]

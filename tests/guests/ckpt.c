@@ -8,10 +8,18 @@
  *             them; the children sleep between writes
  *   threads   four threads take turns on a mutex-protected counter through a
  *             condition variable, sleeping between turns (futex waits and sleeps)
+ *   objects   kernel objects set up first, used after 20 sleeping steps (when a
+ *             checkpoint and thaw come in between): a copied-up file open at an
+ *             offset, a pipe and a pty holding unread bytes, an eventfd watched by
+ *             epoll, a periodic timerfd
  */
 #include "posix.h"
 
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <termios.h>
 
 static void compute(void) {
     size_t n = 4u << 20;
@@ -100,10 +108,55 @@ static void threads(void) {
     printf("60 turns in order: trail %016llx\n", trail);
 }
 
+static void objects(void) {
+    int file = open("/tmp/ckpt-objects", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(file >= 0 && write(file, "0123456789", 10) == 10 && lseek(file, 4, SEEK_SET) == 4, "file");
+    int p[2];
+    CHECK(pipe(p) == 0 && write(p[1], "pipe-data", 9) == 9, "pipe");
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "ptmx");
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    struct termios raw;
+    CHECK(slave >= 0 && tcgetattr(slave, &raw) == 0, "pts");
+    cfmakeraw(&raw);
+    tcsetattr(slave, TCSANOW, &raw);
+    CHECK(write(master, "hello", 5) == 5, "pty write");
+    int ev = eventfd(3, 0);
+    int ep = epoll_create1(0);
+    struct epoll_event e = {.events = EPOLLIN, .data.u32 = 7};
+    CHECK(ev >= 0 && ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) == 0, "eventfd + epoll");
+    int tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+    struct itimerspec every = {{0, 20 * 1000000L}, {0, 20 * 1000000L}};
+    CHECK(tfd >= 0 && timerfd_settime(tfd, 0, &every, NULL) == 0, "timerfd");
+    for (int step = 0; step < 20; step++) {
+        printf("step %d\n", step);
+        fflush(stdout);
+        struct timespec t = {0, 25 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    char buf[16] = {0};
+    CHECK(read(file, buf, 3) == 3, "file read");
+    printf("file at offset 4: %s\n", buf);
+    memset(buf, 0, sizeof buf);
+    CHECK(read(p[0], buf, sizeof buf - 1) == 9, "pipe read");
+    printf("pipe: %s\n", buf);
+    memset(buf, 0, sizeof buf);
+    CHECK(read(slave, buf, 5) == 5, "pty read");
+    printf("pty slave: %s\n", buf);
+    struct epoll_event got;
+    CHECK(epoll_wait(ep, &got, 1, 1000) == 1 && got.data.u32 == 7, "epoll");
+    uint64_t n = 0;
+    CHECK(read(ev, &n, 8) == 8, "eventfd read");
+    printf("epoll saw the eventfd; its count: %llu\n", (unsigned long long)n);
+    CHECK(read(tfd, &n, 8) == 8 && n >= 1, "timerfd read");
+    printf("the timerfd kept firing\n");
+}
+
 static const struct vk_mode modes[] = {
     {"compute", compute},
     {"family", family},
     {"threads", threads},
+    {"objects", objects},
     {NULL, NULL},
 };
 

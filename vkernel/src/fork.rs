@@ -101,9 +101,7 @@ fn clone_thread(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
     if t.process.life().group_exit.is_some() {
         return Err(Errno::EAGAIN);
     }
-    let k = t.kernel.clone();
-    let tid = k.alloc_pid();
-    let host_tid = t.thread.spawn_thread().map_err(|_| Errno::EAGAIN)?;
+    let tid = t.kernel.alloc_pid();
     let setup = child_setup(t, a, tid)?;
     let me = Thread::new(tid);
     me.signals().mask = t.me.signals().mask;
@@ -112,11 +110,7 @@ fn clone_thread(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
     if a.flags & CLONE_PARENT_SETTID != 0 {
         let _ = t.process.mm().write_val(GuestPtr(a.parent_tid), &tid);
     }
-    let stub = StubSource::Adopt(t.thread.space().clone(), host_tid);
-    let (tx, rx) = std::sync::mpsc::channel();
-    k.spawn_task(t.process.clone(), me, stub, setup, Some(tx))
-        .map_err(|_| Errno::EAGAIN)?;
-    if rx.recv() != Ok(true) {
+    if !t.start_sibling(me, setup) {
         return Err(Errno::EAGAIN);
     }
     Ok(tid as u64)
@@ -194,11 +188,7 @@ fn child_setup(
     };
     let (flags, child_tid) = (a.flags, a.child_tid);
     Ok(move |c: &mut Task| {
-        // Segment selectors come from the fresh stub; everything else from the parent.
-        let template = c.regs;
-        regs.0.cs = template.0.cs;
-        regs.0.ss = template.0.ss;
-        c.regs = regs;
+        c.load_regs(regs);
         if flags & (CLONE_VM | CLONE_THREAD) == CLONE_VM {
             // The fresh stub maps nothing yet; it faults in what it touches.
             c.process.mm().join(c.space());

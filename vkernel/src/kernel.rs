@@ -36,6 +36,29 @@ pub struct Kernel {
     enosys_logged: Mutex<HashSet<u64>>,
 }
 
+/// What a kernel starts with.
+struct Contents {
+    vfs: Vfs,
+    ttys: crate::fs::devpts::Ttys,
+    procs: Vec<Arc<Process>>,
+    next_pid: i32,
+}
+
+impl Contents {
+    /// A booting system's: the image's tree, the console, no process yet.
+    fn fresh(image: &Arc<rootfs::Image>, host: Arc<dyn crate::fs::tty::TtyHost>) -> Contents {
+        let vfs = Vfs::boot(image);
+        let console = crate::fs::tty::Tty::new_console(host);
+        let ttys = crate::fs::devpts::Ttys::new(console, vfs.pts.clone());
+        Contents {
+            vfs,
+            ttys,
+            procs: Vec::new(),
+            next_pid: 1,
+        }
+    }
+}
+
 impl Kernel {
     /// The image's regular files keep a reference to it, so it stays open as long as
     /// any file in it is not yet copied up.
@@ -45,27 +68,9 @@ impl Kernel {
         image: Arc<rootfs::Image>,
         opts: Options,
     ) -> std::io::Result<Arc<Kernel>> {
-        let vfs = Vfs::boot(&image);
         let timers = crate::sched::timer::Timers::start()?;
-        // Terminals reach processes through the kernel, which owns them: a weak link.
-        Ok(Arc::new_cyclic(|me| {
-            let console = crate::fs::tty::Tty::new_console(crate::session::tty_host(me));
-            let ttys = crate::fs::devpts::Ttys::new(console, vfs.pts.clone());
-            Kernel {
-                physmem,
-                zygote,
-                vfs,
-                opts,
-                boot_time: Instant::now(),
-                timers,
-                ttys,
-                futexes: Default::default(),
-                freezer: Default::default(),
-                procs: Mutex::new(BTreeMap::new()),
-                next_pid: AtomicI32::new(1),
-                enosys_logged: Mutex::new(HashSet::new()),
-            }
-        }))
+        let fresh = |host| Contents::fresh(&image, host);
+        Ok(Self::assemble(physmem, zygote, opts, timers, fresh))
     }
 
     /// The kernel of a checkpoint (`checkpoint::thaw`): its terminals, filesystem and
@@ -80,8 +85,7 @@ impl Kernel {
         let timers = crate::sched::timer::Timers::start()
             .map_err(|e| ckpt::CkptError::Decode(format!("timer thread: {e}")))?;
         let mut failed = None;
-        let kernel = Arc::new_cyclic(|me| {
-            let host = crate::session::tty_host(me);
+        let restored = |host: Arc<dyn crate::fs::tty::TtyHost>| {
             let parts = crate::checkpoint::thaw::kernel_parts(
                 saved,
                 &image,
@@ -89,32 +93,49 @@ impl Kernel {
                 &physmem,
                 host.clone(),
             );
-            let (vfs, ttys, procs) = parts.unwrap_or_else(|e| {
-                failed = Some(e);
-                let vfs = Vfs::boot(&image);
-                let console = crate::fs::tty::Tty::new_console(host);
-                let ttys = crate::fs::devpts::Ttys::new(console, vfs.pts.clone());
-                (vfs, ttys, Vec::new())
-            });
+            match parts {
+                Ok((vfs, ttys, procs)) => Contents {
+                    vfs,
+                    ttys,
+                    procs,
+                    next_pid: saved.kernel.next_pid,
+                },
+                Err(e) => {
+                    failed = Some(e);
+                    Contents::fresh(&image, host)
+                }
+            }
+        };
+        let kernel = Self::assemble(physmem.clone(), zygote, opts, timers.clone(), restored);
+        failed.map_or(Ok(kernel), Err)
+    }
+
+    /// Terminals reach processes through the kernel, which owns them: a weak link,
+    /// which exists only while the kernel is being made.
+    fn assemble(
+        physmem: Arc<Physmem>,
+        zygote: Zygote,
+        opts: Options,
+        timers: Arc<crate::sched::timer::Timers>,
+        contents: impl FnOnce(Arc<dyn crate::fs::tty::TtyHost>) -> Contents,
+    ) -> Arc<Kernel> {
+        Arc::new_cyclic(|me| {
+            let c = contents(crate::session::tty_host(me));
             Kernel {
                 physmem,
                 zygote,
-                vfs,
+                vfs: c.vfs,
                 opts,
                 boot_time: Instant::now(),
                 timers,
-                ttys,
+                ttys: c.ttys,
                 futexes: Default::default(),
                 freezer: Default::default(),
-                procs: Mutex::new(procs.into_iter().map(|p| (p.pid, p)).collect()),
-                next_pid: AtomicI32::new(saved.kernel.next_pid),
+                procs: Mutex::new(c.procs.into_iter().map(|p| (p.pid, p)).collect()),
+                next_pid: AtomicI32::new(c.next_pid),
                 enosys_logged: Mutex::new(HashSet::new()),
             }
-        });
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(kernel),
-        }
+        })
     }
 
     fn procs(&self) -> MutexGuard<'_, BTreeMap<i32, Arc<Process>>> {

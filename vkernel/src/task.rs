@@ -97,6 +97,32 @@ impl Task {
             || self.process.shared_pending().set() & kill != 0
     }
 
+    /// Starts guest registers `regs` on this task's fresh stub thread; the segment
+    /// selectors stay the stub's own.
+    pub fn load_regs(&mut self, mut regs: Regs) {
+        regs.0.cs = self.regs.0.cs;
+        regs.0.ss = self.regs.0.ss;
+        self.regs = regs;
+    }
+
+    /// Makes another host thread in this stub and starts the task of guest thread `me`
+    /// on it (clone with CLONE_THREAD, and thaw); true once that task has taken it over.
+    pub fn start_sibling(
+        &mut self,
+        me: Arc<Thread>,
+        setup: impl FnOnce(&mut Task) -> bool + Send + 'static,
+    ) -> bool {
+        let Ok(host_tid) = self.thread.spawn_thread() else {
+            return false;
+        };
+        let stub = StubSource::Adopt(self.thread.space().clone(), host_tid);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = self
+            .kernel
+            .spawn_task(self.process.clone(), me, stub, setup, Some(tx));
+        spawned.is_ok() && rx.recv() == Ok(true)
+    }
+
     /// The thread's name: its own (PR_SET_NAME) or the process's.
     pub fn thread_name(&self) -> Vec<u8> {
         let own = self

@@ -125,36 +125,47 @@ pub struct StubThread {
 }
 
 impl StubThread {
-    fn seize(tid: libc::pid_t, space: Arc<AddressSpace>) -> Result<StubThread, VprocError> {
+    /// Seizes `tid` from the calling thread, which becomes its tracer.
+    fn attach(tid: libc::pid_t, space: Arc<AddressSpace>) -> Result<StubThread, VprocError> {
         let opts = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
-        // SAFETY: ptrace on a process we created; arguments per ptrace(2).
+        // SAFETY: ptrace on a thread of our own stub; arguments per ptrace(2).
         check("PTRACE_SEIZE", unsafe {
             libc::ptrace(libc::PTRACE_SEIZE, tid, 0, opts as libc::c_long)
         })?;
-        let mut t = StubThread {
+        Ok(StubThread {
             tid,
             space,
             exited: false,
-        };
-        t.wait_initial_stop()?;
+        })
+    }
+
+    /// A fresh stub's first thread. The stub stops itself with SIGSTOP after setup;
+    /// depending on timing we see it as a group stop or as the signal's delivery stop.
+    /// Either way it is then parked at the end of its setup and ready for registers.
+    fn seize(tid: libc::pid_t, space: Arc<AddressSpace>) -> Result<StubThread, VprocError> {
+        let mut t = Self::attach(tid, space)?;
+        let sigstop = |st| libc::WSTOPSIG(st) == libc::SIGSTOP;
+        t.wait_for_stop("setup", sigstop)?;
         Ok(t)
     }
 
-    /// The stub stops itself with SIGSTOP after setup; depending on timing we see it as
-    /// a group stop or as the signal's delivery stop. Either way it is now parked at the
-    /// end of its setup and ready for registers.
-    fn wait_initial_stop(&mut self) -> Result<(), VprocError> {
+    /// Resumes the thread through other stops until one `wanted` says is the one.
+    fn wait_for_stop(
+        &mut self,
+        during: &'static str,
+        wanted: impl Fn(i32) -> bool,
+    ) -> Result<(), VprocError> {
         loop {
             let status = self.wait()?;
-            if libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGSTOP {
-                return Ok(());
-            }
             if !libc::WIFSTOPPED(status) {
                 self.exited = true;
                 return Err(VprocError::StubDied {
                     tid: self.tid,
-                    during: "setup",
+                    during,
                 });
+            }
+            if wanted(status) {
+                return Ok(());
             }
             self.resume(libc::PTRACE_CONT, 0)?;
         }
@@ -448,34 +459,14 @@ impl StubThread {
     /// Makes the calling kernel thread the tracer of `tid`, a thread `spawn_thread`
     /// made in `space`, and stops it, ready for registers.
     pub fn adopt(space: &Arc<AddressSpace>, tid: libc::pid_t) -> Result<StubThread, VprocError> {
-        let opts = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
-        // SAFETY: ptrace on a thread of our own stub; arguments per ptrace(2).
-        check("PTRACE_SEIZE", unsafe {
-            libc::ptrace(libc::PTRACE_SEIZE, tid, 0, opts as libc::c_long)
-        })?;
-        let mut t = StubThread {
-            tid,
-            space: space.clone(),
-            exited: false,
-        };
-        // SAFETY: as above; PTRACE_INTERRUPT takes no address or data.
+        let mut t = Self::attach(tid, space.clone())?;
+        // SAFETY: ptrace on our own tracee; PTRACE_INTERRUPT takes no address or data.
         check("PTRACE_INTERRUPT", unsafe {
             libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0)
         })?;
-        loop {
-            let status = t.wait()?;
-            if !libc::WIFSTOPPED(status) {
-                t.exited = true;
-                return Err(VprocError::StubDied {
-                    tid,
-                    during: "thread adoption",
-                });
-            }
-            if status >> 16 == libc::PTRACE_EVENT_STOP {
-                return Ok(t);
-            }
-            t.resume(libc::PTRACE_CONT, 0)?;
-        }
+        let interrupted = |st: i32| st >> 16 == libc::PTRACE_EVENT_STOP;
+        t.wait_for_stop("thread adoption", interrupted)?;
+        Ok(t)
     }
 
     /// Ends this host thread alone: its guest thread exited while others go on. The

@@ -195,13 +195,13 @@ pub fn start_threads(kernel: &Arc<Kernel>, saved: &Saved) -> Result<usize, CkptE
         started += threads.len();
         let first = threads.remove(0);
         let me = thread_of(&first);
-        let k = kernel.clone();
         let setup = move |t: &mut Task| {
-            if !apply(t, &first) {
-                return false;
-            }
             // The others are host threads of this stub, made from its first thread.
-            threads.iter().all(|other| spawn_sibling(&k, t, other))
+            apply(t, &first)
+                && threads.into_iter().all(|other| {
+                    let me = thread_of(&other);
+                    t.start_sibling(me, move |c: &mut Task| apply(c, &other))
+                })
         };
         kernel
             .spawn_task(p, me, StubSource::Fresh, setup, None)
@@ -223,10 +223,7 @@ fn thread_of(s: &ThreadSnapshot) -> Arc<Thread> {
 
 /// Puts a snapshot's state into a fresh task.
 fn apply(t: &mut Task, s: &ThreadSnapshot) -> bool {
-    let template = t.regs;
-    t.regs = vproc::Regs::from_words(s.regs);
-    t.regs.0.cs = template.0.cs;
-    t.regs.0.ss = template.0.ss;
+    t.load_regs(vproc::Regs::from_words(s.regs));
     t.clear_child_tid = s.clear_child_tid;
     t.robust_list = s.robust_list;
     t.altstack = abi::sigframe::AltStack {
@@ -238,21 +235,4 @@ fn apply(t: &mut Task, s: &ThreadSnapshot) -> bool {
         || t.thread
             .set_xstate(&vproc::XState(s.xstate.clone()))
             .is_ok()
-}
-
-fn spawn_sibling(k: &Arc<Kernel>, t: &mut Task, s: &ThreadSnapshot) -> bool {
-    let Ok(host_tid) = t.thread.spawn_thread() else {
-        return false;
-    };
-    let stub = StubSource::Adopt(t.thread.space().clone(), host_tid);
-    let snap = s.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let started = k.spawn_task(
-        t.process.clone(),
-        thread_of(s),
-        stub,
-        move |c: &mut Task| apply(c, &snap),
-        Some(tx),
-    );
-    started.is_ok() && rx.recv() == Ok(true)
 }

@@ -113,8 +113,8 @@ mod tests {
         assert_eq!(log.take(2).len(), 1);
     }
 
-    #[test]
-    fn a_frame_is_freed_only_after_every_stub_replayed_its_unmap() {
+    /// Stubs 1 and 2 on one log; an unmap that releases frame `f`, run by stub 1 only.
+    fn two_stubs_one_released_frame() -> (Physmem, u64, HostCallLog) {
         let pm = physmem();
         let f = pm.alloc(1).unwrap().start;
         let mut log = HostCallLog::default();
@@ -123,6 +123,12 @@ mod tests {
         log.push(HostCall::unmap(0x1000, 0x1000));
         log.release(f);
         log.take(1);
+        (pm, f, log)
+    }
+
+    #[test]
+    fn a_frame_is_freed_only_after_every_stub_replayed_its_unmap() {
+        let (pm, f, mut log) = two_stubs_one_released_frame();
         log.compact(&pm);
         assert_eq!(pm.frames().refcount(f), 1, "stub 2 still maps it");
         log.take(2);
@@ -132,14 +138,7 @@ mod tests {
 
     #[test]
     fn a_leaving_stub_no_longer_holds_frames_or_calls_back() {
-        let pm = physmem();
-        let f = pm.alloc(1).unwrap().start;
-        let mut log = HostCallLog::default();
-        log.take(1);
-        log.join(2);
-        log.push(HostCall::unmap(0x1000, 0x1000));
-        log.release(f);
-        log.take(1);
+        let (pm, f, mut log) = two_stubs_one_released_frame();
         log.leave(2, &pm);
         assert_eq!(pm.frames().refcount(f), 0);
         assert!(log.calls.is_empty(), "every attached stub has run the call");
