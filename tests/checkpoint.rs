@@ -14,118 +14,24 @@
 #[macro_use]
 #[path = "support/posix.rs"]
 mod posix;
+#[path = "support/ckpt.rs"]
+mod ckpt;
 
-use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ckpt::*;
 use posix::*;
 use vkernel_tests::*;
 
 static GUESTS: Guests = Guests::new(&["ckpt"]);
 
-/// A vkernel run in the background, to be signalled while it runs.
-struct Running {
-    child: std::process::Child,
-    dir: PathBuf,
-}
-
-/// `vkernel ARGS...` in the background; its checkpoints go to `dir`.
-fn background<S: AsRef<OsStr>>(args: &[S], dir: PathBuf) -> Running {
-    let child = Command::new(vkernel_bin())
-        .args(args)
-        .env_remove("TERM")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vkernel");
-    Running { child, dir }
-}
-
-/// `vkernel boot --ckpt-file TARGET IMG -- /bin/<guest>-<cc> MODE`.
-fn boot_guest(target: &Path, guest: &str, cc: Cc, mode: &str) -> Running {
-    let image = GUESTS.image();
-    let prog = guest_path(guest, cc);
-    let args: [&OsStr; 7] = [
-        "boot".as_ref(),
-        "--ckpt-file".as_ref(),
-        target.as_ref(),
-        image.as_ref(),
-        "--".as_ref(),
-        prog.as_ref(),
-        mode.as_ref(),
-    ];
-    let dir = target.parent().map(Path::to_owned).unwrap_or_default();
-    background(&args, dir)
-}
-
-/// [`boot_guest`] with checkpoints named `pattern` in a fresh directory.
-fn start(guest: &str, cc: Cc, mode: &str, pattern: &str) -> Running {
-    let dir = scratch_path("ckpt");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    boot_guest(&dir.join(pattern), guest, cc, mode)
-}
-
-impl Running {
-    fn signal(&self, sig: i32) {
-        // SAFETY: signalling the child we started.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// Waits for the end (30 s at most); returns (status, stdout, stderr).
-    fn finish(mut self) -> (i32, String, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("wait") {
-                break st.code().unwrap_or(-1);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("vkernel did not finish within 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let mut out = String::new();
-        let mut err = String::new();
-        let _ = self
-            .child
-            .stdout
-            .take()
-            .map(|mut s| s.read_to_string(&mut out));
-        let _ = self
-            .child
-            .stderr
-            .take()
-            .map(|mut s| s.read_to_string(&mut err));
-        (status, out, err)
-    }
-}
-
-fn images(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn info(image: &Path, json: bool) -> std::process::Output {
-    let mut cmd = Command::new(vkernel_bin());
-    cmd.arg("ckpt").arg("info");
-    if json {
-        cmd.arg("--json");
-    }
-    cmd.arg(image).output().expect("vkernel ckpt info")
-}
-
 /// Runs `mode`, taking checkpoints at `at` (ms from the start); the output must be the
 /// native run's, and every checkpoint must have written an image `ckpt info` reads.
 fn checkpoints_leave_output_unchanged(guest: &str, cc: Cc, mode: &str, at: &[u64]) -> Vec<PathBuf> {
     let host = run_host(guest, cc, &[mode]);
-    let run = start(guest, cc, mode, "ck-%n.elf");
+    let run = start(&GUESTS, guest, cc, mode, "ck-%n.elf");
     let dir = run.dir.clone();
     let t0 = Instant::now();
     for &ms in at {
@@ -183,7 +89,7 @@ twins!(threads_checkpointed_while_they_take_turns, cc => {
 
 #[test]
 fn sigckptexit_writes_an_image_and_exits_0() {
-    let run = start("ckpt", Cc::Glibc, "compute", "final.elf");
+    let run = start(&GUESTS, "ckpt", Cc::Glibc, "compute", "final.elf");
     let dir = run.dir.clone();
     std::thread::sleep(Duration::from_millis(300));
     run.signal(libc::SIGUSR2);
@@ -199,7 +105,7 @@ fn sigckptexit_writes_an_image_and_exits_0() {
 
 #[test]
 fn vkernel_kill_ckpt_names_the_signal() {
-    let run = start("ckpt", Cc::Glibc, "compute", "k.elf");
+    let run = start(&GUESTS, "ckpt", Cc::Glibc, "compute", "k.elf");
     let dir = run.dir.clone();
     std::thread::sleep(Duration::from_millis(200));
     let pid = run.child.id().to_string();
@@ -322,7 +228,7 @@ fn a_full_disk_keeps_the_previous_image_and_the_guest() {
 
 fn full_disk_in(dir: &Path) {
     let target = dir.join("ck.elf");
-    let run = boot_guest(&target, "ckpt", Cc::Glibc, "compute");
+    let run = boot_guest(&GUESTS, &target, "ckpt", Cc::Glibc, "compute");
     std::thread::sleep(Duration::from_millis(200));
     run.signal(libc::SIGUSR1);
     let t0 = Instant::now();
@@ -356,72 +262,30 @@ fn full_disk_in(dir: &Path) {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-/// `vkernel thaw --ckpt-file NEXT IMAGE` in the background.
-fn thaw(image: &Path, next: &Path) -> Running {
-    let args: [&OsStr; 4] = [
-        "thaw".as_ref(),
-        "--ckpt-file".as_ref(),
-        next.as_ref(),
-        image.as_ref(),
-    ];
-    background(
-        &args,
-        image.parent().map(Path::to_owned).unwrap_or_default(),
-    )
-}
-
-/// Runs `mode`, stops it with SIGCKPTEXIT after each delay in `stops` (the first on the
-/// booted system, the others on each thaw), thaws the last image to the end, and
-/// compares everything printed with the native run.
-fn checkpoint_and_thaw(cc: Cc, mode: &str, stops: &[u64]) {
-    let host = run_host("ckpt", cc, &[mode]);
-    let mut run = start("ckpt", cc, mode, "ck-0.elf");
-    let dir = run.dir.clone();
-    let mut printed = String::new();
-    for (i, &ms) in stops.iter().enumerate() {
-        std::thread::sleep(Duration::from_millis(ms));
-        run.signal(libc::SIGUSR2);
-        let (status, out, err) = run.finish();
-        assert_eq!(status, 0, "checkpoint {i}: {err}");
-        assert!(err.contains("checkpoint"), "checkpoint {i}: {err}");
-        printed += &out;
-        let next = dir.join(format!("ck-{}.elf", i + 1));
-        run = thaw(&dir.join(format!("ck-{i}.elf")), &next);
-    }
-    let (status, out, err) = run.finish();
-    assert_eq!(status, 0, "the last thaw: {err}");
-    printed += &out;
-    assert_eq!(
-        stable_lines(&printed),
-        stable_lines(&host.stdout),
-        "before + after the thaws"
-    );
-}
-
 twins!(thaw_resumes_a_computing_guest, cc => {
-    checkpoint_and_thaw(cc, "compute", &[300]);
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "compute", &[300]);
 });
 
 twins!(thaw_resumes_a_pipe_family_mid_stream, cc => {
-    checkpoint_and_thaw(cc, "family", &[250]);
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "family", &[250]);
 });
 
 twins!(thaw_resumes_threads_waiting_on_futexes, cc => {
-    checkpoint_and_thaw(cc, "threads", &[250]);
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "threads", &[250]);
 });
 
 twins!(thaw_keeps_files_pipes_ptys_eventfd_epoll_and_timerfd, cc => {
-    checkpoint_and_thaw(cc, "objects", &[250]);
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "objects", &[250]);
 });
 
 #[test]
 fn a_chain_of_checkpoints_and_thaws_finishes_the_run() {
-    checkpoint_and_thaw(Cc::Glibc, "compute", &[250, 200, 150]);
+    checkpoint_and_thaw(&GUESTS, "ckpt", Cc::Glibc, "compute", &[250, 200, 150]);
 }
 
 #[test]
 fn thaw_refuses_another_root_filesystem_and_a_corrupt_image() {
-    let run = start("ckpt", Cc::Glibc, "compute", "ck.elf");
+    let run = start(&GUESTS, "ckpt", Cc::Glibc, "compute", "ck.elf");
     let img = run.dir.join("ck.elf");
     std::thread::sleep(Duration::from_millis(200));
     run.signal(libc::SIGUSR2);
