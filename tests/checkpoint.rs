@@ -278,6 +278,21 @@ twins!(thaw_keeps_files_pipes_ptys_eventfd_epoll_and_timerfd, cc => {
     checkpoint_and_thaw(&GUESTS, "ckpt", cc, "objects", &[250]);
 });
 
+// Checkpoints in the relative sleep and then in the absolute one, each image resting
+// a second: the guest's clocks go on from the checkpoint, the sleeps from where they
+// were.
+twins!(thaw_continues_sleeps_on_the_guests_monotonic_clock, cc => {
+    checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "sleeper", &[700, 1800], Duration::from_secs(1));
+});
+
+twins!(thaw_resumes_a_parent_in_wait4_and_keeps_a_child_stopped, cc => {
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "waiter", &[700]);
+});
+
+twins!(thaw_resumes_a_vfork_parent_waiting_for_its_child, cc => {
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "vforker", &[700]);
+});
+
 #[test]
 fn a_chain_of_checkpoints_and_thaws_finishes_the_run() {
     checkpoint_and_thaw(&GUESTS, "ckpt", Cc::Glibc, "compute", &[250, 200, 150]);

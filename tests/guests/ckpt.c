@@ -12,6 +12,14 @@
  *             checkpoint and thaw come in between): a copied-up file open at an
  *             offset, a pipe and a pty holding unread bytes, an eventfd watched by
  *             epoll, a periodic timerfd
+ *   sleeper   a 2 s nanosleep, then an absolute clock_nanosleep to 3 s after the
+ *             start, timed on CLOCK_MONOTONIC and CLOCK_BOOTTIME: a thaw must
+ *             neither restart a sleep nor count the time the image sat on disk
+ *   waiter    one child stopped by SIGSTOP, another sleeping 1.5 s while the parent
+ *             waits for it in wait4; the second is reaped with its status, the first
+ *             stays stopped until the parent continues it
+ *   vforker   a vfork child sleeps 1.5 s before it execs, while its parent waits
+ *             in vfork; the parent must get that child back, not make another
  */
 #include "posix.h"
 
@@ -152,11 +160,87 @@ static void objects(void) {
     printf("the timerfd kept firing\n");
 }
 
+static long long ms_since(clockid_t clock, long long start_ns) {
+    return (vk_now_ns(clock) - start_ns) / 1000000;
+}
+
+static void sleeper(void) {
+    long long m0 = vk_now_ns(CLOCK_MONOTONIC), b0 = vk_now_ns(CLOCK_BOOTTIME);
+    printf("sleeping\n");
+    fflush(stdout);
+    struct timespec two = {2, 0};
+    CHECK(nanosleep(&two, NULL) == 0, "nanosleep");
+    long long first = ms_since(CLOCK_MONOTONIC, m0);
+    long long end = m0 + 3000000000LL;
+    struct timespec at = {end / 1000000000LL, end % 1000000000LL};
+    CHECK(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == 0, "absolute sleep");
+    long long mono = ms_since(CLOCK_MONOTONIC, m0), boot = ms_since(CLOCK_BOOTTIME, b0);
+    printf("value slept %lld ms, monotonic %lld ms, boottime %lld ms\n", first, mono, boot);
+    CHECK(first >= 2000 && first < 2500, "the 2 s sleep took %lld ms", first);
+    CHECK(mono >= 3000 && mono < 3500, "the absolute sleep ended at %lld ms", mono);
+    CHECK(boot >= 3000 && boot < 3500, "boottime says %lld ms", boot);
+    printf("slept 2 s, then to 3 s after the start\n");
+}
+
+static void waiter(void) {
+    pid_t stopped = vk_fork();
+    if (stopped == 0) {
+        raise(SIGSTOP);
+        vk_exit(3);
+    }
+    int st;
+    CHECK(waitpid(stopped, &st, WUNTRACED) == stopped, "waitpid WUNTRACED");
+    printf("first child: %s\n", vk_status(st));
+    pid_t sleeper = vk_fork();
+    if (sleeper == 0) {
+        vk_msleep(1500);
+        vk_exit(7);
+    }
+    printf("waiting\n");
+    fflush(stdout);
+    vk_reap(sleeper, "second child");
+    CHECK(waitpid(stopped, &st, WNOHANG | WUNTRACED | WCONTINUED) == 0, "no news of the first");
+    printf("first child is in state %c\n", vk_proc_state(stopped));
+    CHECK(kill(stopped, SIGCONT) == 0, "SIGCONT");
+    CHECK(waitpid(stopped, &st, WCONTINUED) == stopped, "waitpid WCONTINUED");
+    printf("first child: %s\n", vk_status(st));
+    vk_reap(stopped, "first child");
+}
+
+static void vforker(void) {
+    const char *self = vk_self();
+    printf("vfork\n");
+    fflush(stdout);
+    pid_t c = vfork();
+    if (c == 0) {
+        /* Only async-signal-safe calls on the parent's stack. */
+        static const char msg[] = "the vfork child sleeps\n";
+        if (write(1, msg, sizeof msg - 1) < 0)
+            _exit(126);
+        struct timespec t = {1, 500000000L};
+        nanosleep(&t, NULL);
+        execl(self, "ckpt", "-vforked", (char *)NULL);
+        _exit(127);
+    }
+    CHECK(c > 0, "vfork");
+    vk_reap(c, "vfork child");
+}
+
+static void vforked(void) {
+    printf("exec'd after vfork\n");
+    fflush(stdout);
+    exit(4);
+}
+
 static const struct vk_mode modes[] = {
     {"compute", compute},
     {"family", family},
     {"threads", threads},
     {"objects", objects},
+    {"sleeper", sleeper},
+    {"waiter", waiter},
+    {"vforker", vforker},
+    {"-vforked", vforked},
     {NULL, NULL},
 };
 

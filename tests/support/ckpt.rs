@@ -128,6 +128,18 @@ pub fn thaw(image: &Path, next: &Path) -> Running {
 /// booted system, the others on each thaw), thaws the last image to the end, and
 /// compares everything printed with the native run.
 pub fn checkpoint_and_thaw(guests: &Guests, guest: &str, cc: Cc, mode: &str, stops: &[u64]) {
+    checkpoint_and_thaw_after(guests, guest, cc, mode, stops, Duration::ZERO);
+}
+
+/// [`checkpoint_and_thaw`], each image resting for `gap` before it is thawed.
+pub fn checkpoint_and_thaw_after(
+    guests: &Guests,
+    guest: &str,
+    cc: Cc,
+    mode: &str,
+    stops: &[u64],
+    gap: Duration,
+) {
     let host = run_host(guest, cc, &[mode]);
     let mut run = start(guests, guest, cc, mode, "ck-0.elf");
     let dir = run.dir.clone();
@@ -140,10 +152,11 @@ pub fn checkpoint_and_thaw(guests: &Guests, guest: &str, cc: Cc, mode: &str, sto
         assert!(err.contains("checkpoint"), "checkpoint {i}: {err}");
         printed += &out;
         let next = dir.join(format!("ck-{}.elf", i + 1));
+        std::thread::sleep(gap);
         run = thaw(&dir.join(format!("ck-{i}.elf")), &next);
     }
     let (status, out, err) = run.finish();
-    assert_eq!(status, 0, "the last thaw: {err}");
+    assert_eq!(status, 0, "the last thaw: {err}\nprinted:\n{printed}{out}");
     printed += &out;
     assert_eq!(
         stable_lines(&printed),

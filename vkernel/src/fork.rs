@@ -16,6 +16,7 @@ use nix::errno::Errno;
 use crate::mm::{GuestPtr, UserMem};
 use crate::process::{Process, Shared, Thread, Tree};
 use crate::sched::wait_on;
+use crate::signal::RestartBlock;
 use crate::task::{StubSource, Task};
 
 pub const CLONE_VM: u64 = 0x100;
@@ -75,17 +76,29 @@ pub fn clone_process(t: &mut Task, a: &CloneArgs) -> Result<u64, Errno> {
         return Err(Errno::EAGAIN);
     }
     if a.flags & CLONE_VFORK != 0 {
-        // The parent sleeps until the child execs or exits. As in Linux, only a fatal
-        // signal ends the wait early: the parent must not run on the memory (and
-        // stack) the child is using; other signals wait for the child to let go.
-        let fatal = || {
-            t.freeze_point(true);
-            t.fatal_signal_pending()
-        };
-        let _ = wait_on(&t.me.waker, &[&child.vfork_event], None, &fatal, || {
-            child.life().vfork_done.then_some(())
-        });
+        return wait_for_vfork_child(t, pid);
     }
+    Ok(pid as u64)
+}
+
+/// A vfork parent sleeps until child `pid` execs or exits, then vfork returns the
+/// pid. As in Linux, only a fatal signal ends the wait early: the parent must not run
+/// on the memory (and stack) the child is using; other signals wait for the child to
+/// let go. A checkpoint taken meanwhile records the wait, not the vfork, so a thaw
+/// waits for the same child (restart_syscall) instead of making another.
+pub fn wait_for_vfork_child(t: &mut Task, pid: i32) -> Result<u64, Errno> {
+    let Some(child) = t.kernel.process(pid) else {
+        return Ok(pid as u64);
+    };
+    t.waiting_in = Some(RestartBlock::Vfork { child: pid });
+    let fatal = || {
+        t.freeze_point(true);
+        t.fatal_signal_pending()
+    };
+    let _ = wait_on(&t.me.waker, &[&child.vfork_event], None, &fatal, || {
+        child.life().vfork_done.then_some(())
+    });
+    t.waiting_in = None;
     Ok(pid as u64)
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::Duration;
 
 use vproc::{Physmem, Zygote};
 
@@ -25,7 +25,8 @@ pub struct Kernel {
     pub zygote: Zygote,
     pub vfs: Vfs,
     pub opts: Options,
-    pub boot_time: Instant,
+    /// The guest's CLOCK_BOOTTIME when it booted (uptime counts from here).
+    pub booted_at: Duration,
     pub timers: Arc<crate::sched::timer::Timers>,
     pub futexes: crate::futex::FutexTable,
     pub freezer: crate::checkpoint::Freezer,
@@ -42,6 +43,7 @@ struct Contents {
     ttys: crate::fs::devpts::Ttys,
     procs: Vec<Arc<Process>>,
     next_pid: i32,
+    booted_at: Duration,
 }
 
 impl Contents {
@@ -55,6 +57,7 @@ impl Contents {
             ttys,
             procs: Vec::new(),
             next_pid: 1,
+            booted_at: crate::clock::now(libc::CLOCK_BOOTTIME),
         }
     }
 }
@@ -82,6 +85,9 @@ impl Kernel {
         opts: Options,
         saved: &crate::checkpoint::thaw::Saved,
     ) -> Result<Arc<Kernel>, ckpt::CkptError> {
+        // Before anything reads a clock: the guest's monotonic time goes on from the
+        // checkpoint's.
+        crate::clock::continue_from(&saved.kernel.clocks);
         let timers = crate::sched::timer::Timers::start()
             .map_err(|e| ckpt::CkptError::Decode(format!("timer thread: {e}")))?;
         let mut failed = None;
@@ -99,6 +105,7 @@ impl Kernel {
                     ttys,
                     procs,
                     next_pid: saved.kernel.next_pid,
+                    booted_at: saved.kernel.booted_at,
                 },
                 Err(e) => {
                     failed = Some(e);
@@ -126,7 +133,7 @@ impl Kernel {
                 zygote,
                 vfs: c.vfs,
                 opts,
-                boot_time: Instant::now(),
+                booted_at: c.booted_at,
                 timers,
                 ttys: c.ttys,
                 futexes: Default::default(),
@@ -144,6 +151,11 @@ impl Kernel {
 
     pub fn alloc_pid(&self) -> i32 {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Time since boot on the guest's CLOCK_BOOTTIME (it goes on across a thaw).
+    pub fn uptime(&self) -> Duration {
+        crate::clock::now(libc::CLOCK_BOOTTIME).saturating_sub(self.booted_at)
     }
 
     /// The pid `alloc_pid` would hand out next (a checkpoint records it).
@@ -224,7 +236,7 @@ impl ProcView for KernelView<'_> {
     }
 
     fn uptime(&self) -> f64 {
-        self.kernel.boot_time.elapsed().as_secs_f64()
+        self.kernel.uptime().as_secs_f64()
     }
 }
 

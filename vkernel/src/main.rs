@@ -1,6 +1,7 @@
 //! vkernel: a checkpointable userspace kernel for Linux x86-64 guests.
 
 mod checkpoint;
+mod clock;
 mod exec;
 mod fork;
 mod fs;

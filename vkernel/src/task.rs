@@ -14,7 +14,7 @@ use crate::kernel::{Kernel, KernelView};
 use crate::mm::{FaultOutcome, GuestPtr, UserMem, Vmspace, SEGV_MAPERR};
 use crate::process::{CpuTimes, ExitStatus, Process, Thread};
 use crate::sched::{Block, Waker};
-use crate::signal::{Restart, SigInfo};
+use crate::signal::{Restart, RestartBlock, SigInfo};
 use crate::strace;
 use crate::syscall;
 
@@ -34,8 +34,11 @@ pub struct Task {
     pub altstack: abi::sigframe::AltStack,
     /// The last system call was interrupted: how it continues once signals are handled.
     pub restart: Option<Restart>,
-    /// For restart_syscall: the absolute deadline of an interrupted sleep.
-    pub restart_deadline: Option<(libc::clockid_t, libc::timespec)>,
+    /// For restart_syscall: what an interrupted call continues as.
+    pub restart_block: Option<RestartBlock>,
+    /// While the task waits inside a call that a plain re-issue would get wrong (a
+    /// relative sleep, a vfork parent's wait): how a checkpoint records it instead.
+    pub waiting_in: Option<RestartBlock>,
     /// sigsuspend's caller mask, restored once a handler frame (which records it) is
     /// built, or when no handler runs.
     pub saved_mask: Option<u64>,
@@ -167,29 +170,43 @@ impl Task {
 
     /// The thread as the checkpoint records it.
     fn snapshot(&self, in_syscall: bool) -> crate::checkpoint::ThreadSnapshot {
-        let mut regs = self.regs;
-        let nr = in_syscall.then_some(regs.0.orig_rax);
-        if in_syscall {
-            // Resuming from here re-issues the call, as a transparent restart does.
-            regs.0.rax = regs.0.orig_rax;
-            regs.0.rip -= 2;
-        }
-        let (mask, pending) = {
+        let (mut mask, pending) = {
             let s = self.me.signals();
             (s.mask, s.pending.clone())
         };
+        let (mut regs, mut restart_block, mut saved_mask) =
+            (self.regs, self.restart_block, self.saved_mask);
+        if in_syscall {
+            // Resuming from here re-issues the call, as a transparent restart does, or
+            // continues it through restart_syscall. A re-issued call starts from the
+            // caller's own mask (sigsuspend and ppoll set theirs again).
+            regs.0.rax = match self.waiting_in {
+                Some(b) => {
+                    restart_block = Some(b);
+                    libc::SYS_restart_syscall as u64
+                }
+                None => {
+                    mask = saved_mask.take().unwrap_or(mask);
+                    regs.0.orig_rax
+                }
+            };
+            regs.0.rip -= 2;
+        }
         crate::checkpoint::ThreadSnapshot {
             pid: self.process.pid,
             tid: self.tid,
             regs: regs.to_words(),
             xstate: self.thread.get_xstate().map(|x| x.0).unwrap_or_default(),
-            in_syscall: nr,
+            in_syscall: in_syscall.then_some(self.regs.0.orig_rax),
             mask,
             pending,
             clear_child_tid: self.clear_child_tid,
             robust_list: self.robust_list,
             altstack: (self.altstack.sp, self.altstack.flags, self.altstack.size),
             comm: self.thread_name(),
+            restart: self.restart,
+            restart_block,
+            saved_mask,
         }
     }
 
@@ -498,7 +515,8 @@ pub fn new_task(
         robust_list: 0,
         altstack: Default::default(),
         restart: None,
-        restart_deadline: None,
+        restart_block: None,
+        waiting_in: None,
         saved_mask: None,
     })
 }

@@ -38,6 +38,12 @@ pub struct ThreadSnapshot {
     /// sigaltstack: base, flags, size.
     pub altstack: (u64, i32, u64),
     pub comm: Vec<u8>,
+    /// How a system call that a signal interrupted goes on, once signals are handled.
+    pub restart: Option<crate::signal::Restart>,
+    /// What restart_syscall continues (also a sleep or vfork wait parked in).
+    pub restart_block: Option<crate::signal::RestartBlock>,
+    /// sigsuspend's caller mask, while it is in force.
+    pub saved_mask: Option<u64>,
 }
 
 #[derive(Default)]
@@ -142,6 +148,9 @@ mod tests {
             robust_list: 0,
             altstack: (0, 2, 0),
             comm: b"t".to_vec(),
+            restart: None,
+            restart_block: None,
+            saved_mask: None,
         }
     }
 
@@ -152,6 +161,13 @@ mod tests {
         s.xstate = vec![1, 2, 3];
         s.in_syscall = Some(202);
         s.pending.push(crate::signal::SigInfo::kernel(10));
+        s.restart = Some(crate::signal::Restart::Block);
+        s.restart_block = Some(crate::signal::RestartBlock::Sleep {
+            clock: 1,
+            target: std::time::Duration::from_millis(1500),
+            rem: 0x7000,
+        });
+        s.saved_mask = Some(1 << 9);
         let back: ThreadSnapshot = ckpt::decode(&ckpt::encode(&s).unwrap()).unwrap();
         assert_eq!(back, s);
     }

@@ -38,6 +38,10 @@ pub struct KernelNote {
     pub fs: crate::fs::save::SavedFs,
     /// The console and the pseudo-terminals.
     pub ttys: crate::fs::devpts::SavedTtys,
+    /// The guest's monotonic clocks at the freeze; they go on from here after a thaw.
+    pub clocks: crate::clock::SavedClocks,
+    /// The guest's CLOCK_BOOTTIME at boot (uptime).
+    pub booted_at: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +300,8 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
         processes,
         fs: fs.finish(),
         ttys: kernel.ttys.save(),
+        clocks: crate::clock::save(),
+        booted_at: kernel.booted_at,
     };
     let vms = vmspaces
         .into_iter()

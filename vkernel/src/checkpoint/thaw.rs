@@ -225,6 +225,9 @@ fn thread_of(s: &ThreadSnapshot) -> Arc<Thread> {
 fn apply(t: &mut Task, s: &ThreadSnapshot) -> bool {
     t.load_regs(vproc::Regs::from_words(s.regs));
     t.clear_child_tid = s.clear_child_tid;
+    t.restart = s.restart;
+    t.restart_block = s.restart_block;
+    t.saved_mask = s.saved_mask;
     t.robust_list = s.robust_list;
     t.altstack = abi::sigframe::AltStack {
         sp: s.altstack.0,

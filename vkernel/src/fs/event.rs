@@ -204,12 +204,9 @@ impl TimerFdState {
     }
 }
 
-/// Nanoseconds on a host clock.
+/// Nanoseconds on a guest clock.
 fn clock_ns(clock: i32) -> u64 {
-    let (s, n) = crate::host::clock(clock);
-    (s as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(n as u64)
+    u64::try_from(crate::clock::now(clock).as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct TimerInner {

@@ -30,8 +30,13 @@ fn dequeue(t: &Task) -> Option<SigInfo> {
     super::dequeue(&t.me, &t.process, mask)
 }
 
-/// Handles every deliverable signal, then settles an interrupted system call.
+/// Handles every deliverable signal, then settles an interrupted system call. A
+/// thread of a stopped process stops here first: the one that took the stop signal
+/// kicked it, and a thaw starts the threads of a stopped process here.
 pub fn handle_signals(t: &mut Task) {
+    if t.process.life().stopped.is_some() {
+        stay_stopped(t);
+    }
     while t.exit.is_none() {
         let Some(info) = dequeue(t) else { break };
         let act = t.process.sigactions()[(info.signo - 1) as usize];
@@ -69,7 +74,8 @@ fn default_action_of(t: &mut Task, sig: i32) {
     }
 }
 
-/// Group stop: tell the parent, then sleep until SIGCONT (or SIGKILL).
+/// Group stop: tell the parent, stop the other threads, then sleep until SIGCONT
+/// (or SIGKILL).
 fn stop(t: &mut Task, sig: i32) {
     {
         let mut l = t.process.life();
@@ -78,6 +84,12 @@ fn stop(t: &mut Task, sig: i32) {
         l.continued = false;
     }
     t.kernel.notify_parent(&t.process, CLD_STOPPED, sig);
+    t.process.kick_all();
+    stay_stopped(t);
+}
+
+/// Sleeps while the process is stopped, unless SIGKILL comes.
+fn stay_stopped(t: &Task) {
     let kill = bit(SIGKILL);
     let p = t.process.clone();
     let me = t.me.clone();

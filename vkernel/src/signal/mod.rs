@@ -180,7 +180,7 @@ pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
 
 /// How an interrupted system call continues (Linux's ERESTART* codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Restart {
     /// ERESTARTSYS: restart if the handler has SA_RESTART (or there is no handler).
     Sys,
@@ -190,6 +190,23 @@ pub enum Restart {
     Block,
     /// Never restarted: the caller sees EINTR.
     Never,
+}
+
+/// What restart_syscall continues (Linux's restart_block): a call that cannot simply
+/// be issued again with the same arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartBlock {
+    /// A relative sleep, to its original deadline on guest clock `clock`; the time
+    /// left goes to `rem` if it is interrupted again.
+    Sleep {
+        clock: i32,
+        target: std::time::Duration,
+        rem: u64,
+    },
+    /// A vfork parent's wait for `child` to exec or exit, after which vfork returns
+    /// the child's pid (a thaw resumes a parent frozen there this way, rather than
+    /// issuing vfork again).
+    Vfork { child: i32 },
 }
 
 /// The restart rule of an interrupted system call.

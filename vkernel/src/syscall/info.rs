@@ -67,7 +67,7 @@ unsafe impl crate::mm::Pod for Sysinfo {}
 pub fn sysinfo(t: &mut Task, a: [u64; 6]) -> SysResult {
     let pm = &t.kernel.physmem;
     let s = Sysinfo {
-        uptime: t.kernel.boot_time.elapsed().as_secs() as i64,
+        uptime: t.kernel.uptime().as_secs() as i64,
         totalram: pm.size(),
         freeram: pm.size() - pm.used_bytes(),
         procs: 1,

@@ -149,7 +149,7 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_rt_sigtimedwait => signal::rt_sigtimedwait(t, a),
         SYS_rt_sigqueueinfo => signal::rt_sigqueueinfo(t, a),
         SYS_rt_tgsigqueueinfo => signal::rt_tgsigqueueinfo(t, a),
-        SYS_restart_syscall => time::restart_syscall(t, a),
+        SYS_restart_syscall => signal::restart_syscall(t, a),
         SYS_pipe => fs::pipe2(t, [a[0], 0, 0, 0, 0, 0]),
         SYS_pipe2 => fs::pipe2(t, a),
         SYS_getuid => Ok(u64::from(t.process.cred().uid)),

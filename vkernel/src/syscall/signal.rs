@@ -6,6 +6,7 @@ use nix::errno::Errno;
 use super::SysResult;
 use crate::mm::{GuestPtr, UserMem};
 use crate::process::SigAction;
+use crate::signal::RestartBlock;
 use crate::task::Task;
 
 const SIGKILL: u64 = 9;
@@ -325,6 +326,18 @@ pub fn rt_sigtimedwait(t: &mut Task, a: [u64; 6]) -> SysResult {
             .write_bytes(GuestPtr(a[1]), &siginfo_bytes(&info))?;
     }
     Ok(info.signo as u64)
+}
+
+/// restart_syscall: continues what a signal or a thaw interrupted (the task's
+/// restart block); EINTR when there is nothing to continue, as on Linux.
+pub fn restart_syscall(t: &mut Task, _a: [u64; 6]) -> SysResult {
+    match t.restart_block.take() {
+        Some(RestartBlock::Sleep { clock, target, rem }) => {
+            super::time::sleep(t, clock, target, rem)
+        }
+        Some(RestartBlock::Vfork { child }) => crate::fork::wait_for_vfork_child(t, child),
+        None => Err(Errno::EINTR),
+    }
 }
 
 /// The siginfo a guest queues with rt_sigqueueinfo: only negative si_codes (as

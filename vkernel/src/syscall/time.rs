@@ -8,6 +8,7 @@ use super::SysResult;
 use crate::kernel::Kernel;
 use crate::mm::{GuestPtr, UserMem};
 use crate::sched::cpuclock::{poll_delay, CpuClock};
+use crate::signal::RestartBlock;
 use crate::task::Task;
 
 /// A guest clock, resolved: a wall clock (the host clock of that id) or a CPU clock.
@@ -68,10 +69,9 @@ pub(super) fn timer_clock(t: &Task, id: i32) -> Result<Clock, Errno> {
     }
 }
 
-/// A wall clock's time since its epoch.
+/// A wall clock's time since its epoch, as the guest sees it (crate::clock).
 pub(super) fn wall_now(id: libc::clockid_t) -> Duration {
-    let (s, n) = crate::host::clock(id);
-    Duration::new(s.max(0) as u64, n as u32)
+    crate::clock::now(id)
 }
 
 /// A CPU clock's reading; None once its process is gone.
@@ -191,9 +191,8 @@ pub(super) fn read_timeout(t: &Task, addr: u64) -> Result<Option<Duration>, Errn
 
 pub fn nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     let req = read_duration(t, a[0])?;
-    let clock = Clock::Wall(libc::CLOCK_MONOTONIC);
     let target = wall_now(libc::CLOCK_MONOTONIC).saturating_add(req);
-    sleep(t, libc::CLOCK_MONOTONIC, clock, target, a[1])
+    sleep(t, libc::CLOCK_MONOTONIC, target, a[1])
 }
 
 /// clock_nanosleep. As Linux: CLOCK_THREAD_CPUTIME_ID has no sleep (EOPNOTSUPP;
@@ -213,6 +212,15 @@ pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let req = read_duration(t, a[2])?;
     let abs = (a[1] as i32) & libc::TIMER_ABSTIME != 0;
+    // A relative sleep lasts its length whatever happens to the wall clock it names
+    // (Linux arms a relative timer), and across a thaw: time it on the monotonic
+    // clock. (glibc's nanosleep is a relative sleep on CLOCK_REALTIME.)
+    let (id, clock) = match clock {
+        Clock::Wall(libc::CLOCK_REALTIME | libc::CLOCK_TAI) if !abs => {
+            (libc::CLOCK_MONOTONIC, Clock::Wall(libc::CLOCK_MONOTONIC))
+        }
+        _ => (id, clock),
+    };
     let target = if abs {
         req
     } else {
@@ -220,27 +228,33 @@ pub fn clock_nanosleep(t: &mut Task, a: [u64; 6]) -> SysResult {
             .ok_or(Errno::EINVAL)?
             .saturating_add(req)
     };
-    sleep(t, id, clock, target, if abs { 0 } else { a[3] })
+    sleep(t, id, target, if abs { 0 } else { a[3] })
 }
 
-/// restart_syscall: continue a sleep a signal interrupted, to its original deadline.
-pub fn restart_syscall(t: &mut Task, _a: [u64; 6]) -> SysResult {
-    let Some((id, target)) = t.restart_deadline.take() else {
-        return Err(Errno::EINTR);
-    };
-    // A CPU clock whose process ended meanwhile: the sleep is over (as Linux, whose
-    // timer is released with the process).
+/// Sleeps until guest clock `id` reads `target`; while it sleeps, a checkpoint
+/// records the sleep as a restart block, so a thaw continues it to the same deadline
+/// on the guest's clock (which goes on from the checkpoint's reading).
+pub(super) fn sleep(t: &mut Task, id: i32, target: Duration, rem: u64) -> SysResult {
+    // A CPU clock whose process ended meanwhile (a restarted sleep): the sleep is
+    // over, as on Linux, whose timer is released with the process.
     let Ok(clock) = clock_of(t, id) else {
         return Ok(0);
     };
-    sleep(t, id, clock, timespec_duration(target)?, 0)
+    t.waiting_in = Some(RestartBlock::Sleep {
+        clock: id,
+        target,
+        rem,
+    });
+    let r = sleep_on(t, id, clock, target, rem);
+    t.waiting_in = None;
+    r
 }
 
-/// Sleeps until `clock` reads `target`. A wall clock is waited for in one go (and
-/// re-read, in case it was not monotonic); a CPU clock is polled as its timers are.
-/// Interrupted: remembers the deadline for restart_syscall (under the guest's clock
-/// id), writes the remaining time to `rem` and says EINTR.
-fn sleep(t: &mut Task, id: i32, clock: Clock, target: Duration, rem: u64) -> SysResult {
+/// A wall clock is waited for in one go (and re-read, in case it was not monotonic);
+/// a CPU clock is polled as its timers are. Interrupted: remembers the deadline for
+/// restart_syscall (under the guest's clock id), writes the remaining time to `rem`
+/// and says EINTR.
+fn sleep_on(t: &mut Task, id: i32, clock: Clock, target: Duration, rem: u64) -> SysResult {
     loop {
         // A CPU clock that is gone ended the sleep (see restart_syscall).
         let Some(now) = clock_now(&t.kernel, &clock) else {
@@ -256,7 +270,11 @@ fn sleep(t: &mut Task, id: i32, clock: Clock, target: Duration, rem: u64) -> Sys
         match crate::sched::block_on(t, &[], Some(deadline_after(wait)), || None::<()>) {
             Err(Errno::ETIMEDOUT) => continue,
             Err(Errno::EINTR) => {
-                t.restart_deadline = Some((id, duration_timespec(target)));
+                t.restart_block = Some(RestartBlock::Sleep {
+                    clock: id,
+                    target,
+                    rem,
+                });
                 if rem != 0 {
                     let now = clock_now(&t.kernel, &clock).unwrap_or(target);
                     let left = duration_timespec(target.saturating_sub(now));
@@ -294,7 +312,7 @@ pub fn times(t: &mut Task, a: [u64; 6]) -> SysResult {
         };
         t.process.mm().write_val(GuestPtr(a[0]), &tms)?;
     }
-    Ok((t.kernel.boot_time.elapsed().as_millis() / 10) as u64)
+    Ok((t.kernel.uptime().as_millis() / 10) as u64)
 }
 
 /// getrusage: CPU times (self, children or this thread) and the peak resident size.
