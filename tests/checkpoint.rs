@@ -293,6 +293,10 @@ twins!(thaw_resumes_a_vfork_parent_waiting_for_its_child, cc => {
     checkpoint_and_thaw(&GUESTS, "ckpt", cc, "vforker", &[700]);
 });
 
+twins!(thaw_carries_cpu_clocks_and_a_cpu_timer_on, cc => {
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "cputime", &[400]);
+});
+
 #[test]
 fn a_chain_of_checkpoints_and_thaws_finishes_the_run() {
     checkpoint_and_thaw(&GUESTS, "ckpt", Cc::Glibc, "compute", &[250, 200, 150]);

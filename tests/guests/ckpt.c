@@ -20,6 +20,10 @@
  *             stays stopped until the parent continues it
  *   vforker   a vfork child sleeps 1.5 s before it execs, while its parent waits
  *             in vfork; the parent must get that child back, not make another
+ *   cputime   burns 1.5 s of CPU time in two threads, reading the process and
+ *             thread CPU clocks as it goes, with ITIMER_PROF due after 1 s of it:
+ *             across a thaw the clocks must not go back, the timer must fire once,
+ *             and getrusage must count the time from before the checkpoint
  */
 #include "posix.h"
 
@@ -232,6 +236,54 @@ static void vforked(void) {
     exit(4);
 }
 
+static volatile sig_atomic_t profs;
+
+static void on_prof(int sig) {
+    (void)sig;
+    profs++;
+}
+
+/* Spins until the process has used `ms` of CPU; counts readings of the process or
+ * this thread's CPU clock that went back. */
+static void *burn(void *ms) {
+    long long last_proc = 0, last_self = 0, limit = (long long)(intptr_t)ms * 1000000LL;
+    intptr_t back = 0;
+    for (;;) {
+        long long proc = vk_now_ns(CLOCK_PROCESS_CPUTIME_ID);
+        long long self = vk_now_ns(CLOCK_THREAD_CPUTIME_ID);
+        back += proc < last_proc || self < last_self;
+        last_proc = proc;
+        last_self = self;
+        if (proc >= limit)
+            return (void *)back;
+        for (volatile int i = 0; i < 100000; i++)
+            ;
+    }
+}
+
+static void cputime(void) {
+    CHECK(vk_handle(SIGPROF, on_prof, SA_RESTART) == 0, "SIGPROF handler");
+    struct itimerval once = {{0, 0}, {1, 0}};
+    CHECK(setitimer(ITIMER_PROF, &once, NULL) == 0, "setitimer");
+    printf("burning\n");
+    fflush(stdout);
+    pthread_t other;
+    void *back_other = NULL;
+    CHECK(pthread_create(&other, NULL, burn, (void *)1500) == 0, "pthread_create");
+    void *back_main = burn((void *)1500);
+    pthread_join(other, &back_other);
+    CHECK(back_main == NULL && back_other == NULL, "the CPU clocks went back %ld + %ld times",
+          (long)(intptr_t)back_main, (long)(intptr_t)back_other);
+    CHECK(profs == 1, "ITIMER_PROF fired %d times", (int)profs);
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0, "getrusage");
+    long long used = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000LL +
+                     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+    printf("value getrusage says %lld ms\n", used);
+    CHECK(used >= 1300, "getrusage counts %lld ms", used);
+    printf("1.5 s of CPU time, counted once; ITIMER_PROF fired once\n");
+}
+
 static const struct vk_mode modes[] = {
     {"compute", compute},
     {"family", family},
@@ -241,6 +293,7 @@ static const struct vk_mode modes[] = {
     {"waiter", waiter},
     {"vforker", vforker},
     {"-vforked", vforked},
+    {"cputime", cputime},
     {NULL, NULL},
 };
 

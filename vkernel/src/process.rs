@@ -13,6 +13,7 @@ use crate::fs::inode::Inode;
 use crate::fs::procfs::ProcInfo;
 use crate::fs::{path_of, Cred, FdTable};
 use crate::mm::Vmspace;
+use crate::sched::cpuclock::{CpuBase, CpuClock, Which};
 use crate::sched::sigtimer::SigTimers;
 use crate::sched::{WaitQueue, Waker};
 use crate::signal::{SigQueue, UNBLOCKABLE};
@@ -82,6 +83,8 @@ pub struct Thread {
     /// sched_setaffinity's mask as the guest set it (bytes of a cpu_set_t); empty:
     /// every CPU. The host scheduler places the stub threads (see docs/SYSCALLS.md).
     pub affinity: Mutex<Vec<u8>>,
+    /// CPU time from before its stub thread (a thawed thread's at the checkpoint).
+    pub cpu_base: Mutex<CpuBase>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,11 +108,16 @@ impl Thread {
             in_guest: AtomicBool::new(false),
             comm: Mutex::new(Vec::new()),
             affinity: Mutex::new(Vec::new()),
+            cpu_base: Mutex::new(CpuBase::default()),
         })
     }
 
     pub fn signals(&self) -> MutexGuard<'_, ThreadSignals> {
         lock(&self.sig)
+    }
+
+    pub fn cpu_base(&self) -> MutexGuard<'_, CpuBase> {
+        lock(&self.cpu_base)
     }
 
     /// Makes the task notice new work: wake it if it sleeps in the kernel, stop its
@@ -193,6 +201,8 @@ pub struct SavedProcess {
     pub exit_signal: i32,
     pub umask: u32,
     pub timers: crate::sched::sigtimer::SavedSigTimers,
+    /// Its CPU time at the checkpoint (the thawed process's base).
+    pub cpu: CpuBase,
 }
 
 /// Life and death as the parent's wait sees it.
@@ -317,6 +327,8 @@ pub struct Process {
     /// The stub process that hosts the threads (execve from a thread moves them to a
     /// fresh one).
     pub stub_pid: AtomicI32,
+    /// CPU time from before its stub (a thawed process's at the checkpoint).
+    pub cpu_base: Mutex<CpuBase>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -358,7 +370,12 @@ impl Process {
             exit_signal: AtomicI32::new(libc::SIGCHLD),
             thread_exit: WaitQueue::default(),
             stub_pid: AtomicI32::new(0),
+            cpu_base: Mutex::new(CpuBase::default()),
         })
+    }
+
+    pub fn cpu_base(&self) -> MutexGuard<'_, CpuBase> {
+        lock(&self.cpu_base)
     }
 
     /// CPU time so far: the stub hosting its threads, or the final figure.
@@ -366,7 +383,8 @@ impl Process {
         if self.life().exit.is_some() {
             return self.life().cpu;
         }
-        CpuTimes::of_stub(self.stub_pid.load(Ordering::SeqCst))
+        let base = self.cpu_base().ticks();
+        CpuTimes::of_stub(self.stub_pid.load(Ordering::SeqCst)).add(base)
     }
 
     pub fn timers(&self) -> MutexGuard<'_, SigTimers> {
@@ -550,6 +568,10 @@ impl Process {
     /// The process's own state for a checkpoint (its threads, vmspace and files are
     /// saved beside it, by index).
     pub fn save(&self, now: &crate::sched::sigtimer::Now) -> SavedProcess {
+        // Before the literal, whose lock guards live to its end: reading a CPU clock
+        // (for the timers too) takes some of the same locks.
+        let cpu = CpuBase::now(CpuClock::process(self.pid, Which::Sched), self);
+        let timers = self.timers().save(now);
         SavedProcess {
             pid: self.pid,
             tree: self.tree().clone(),
@@ -561,7 +583,8 @@ impl Process {
             life: self.life().clone(),
             exit_signal: self.exit_signal.load(Ordering::SeqCst),
             umask: self.fs().umask,
-            timers: self.timers().save(now),
+            timers,
+            cpu,
         }
     }
 

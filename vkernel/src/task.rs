@@ -13,6 +13,7 @@ use vproc::{Regs, Stop, StubThread};
 use crate::kernel::{Kernel, KernelView};
 use crate::mm::{FaultOutcome, GuestPtr, UserMem, Vmspace, SEGV_MAPERR};
 use crate::process::{CpuTimes, ExitStatus, Process, Thread};
+use crate::sched::cpuclock::{CpuBase, CpuClock};
 use crate::sched::{Block, Waker};
 use crate::signal::{Restart, RestartBlock, SigInfo};
 use crate::strace;
@@ -207,6 +208,7 @@ impl Task {
             restart: self.restart,
             restart_block,
             saved_mask,
+            cpu: CpuBase::now(CpuClock::thread(self.process.pid, self.tid), &self.process),
         }
     }
 

@@ -44,6 +44,8 @@ pub struct ThreadSnapshot {
     pub restart_block: Option<crate::signal::RestartBlock>,
     /// sigsuspend's caller mask, while it is in force.
     pub saved_mask: Option<u64>,
+    /// Its CPU time (the thawed thread's base).
+    pub cpu: crate::sched::cpuclock::CpuBase,
 }
 
 #[derive(Default)]
@@ -151,6 +153,7 @@ mod tests {
             restart: None,
             restart_block: None,
             saved_mask: None,
+            cpu: Default::default(),
         }
     }
 
@@ -168,6 +171,7 @@ mod tests {
             rem: 0x7000,
         });
         s.saved_mask = Some(1 << 9);
+        s.cpu.runtime = std::time::Duration::from_millis(1234);
         let back: ThreadSnapshot = ckpt::decode(&ckpt::encode(&s).unwrap()).unwrap();
         assert_eq!(back, s);
     }

@@ -17,6 +17,7 @@ use super::{KernelNote, ThreadSnapshot, VmspaceNote};
 use crate::kernel::Kernel;
 use crate::mm::Vmspace;
 use crate::process::{FsState, Process, Shared, Thread};
+use crate::sched::cpuclock::CpuClock;
 use crate::task::{StubSource, Task};
 
 /// What the image holds, decoded and checked.
@@ -121,7 +122,7 @@ pub fn processes(
         let vm = Vmspace::restore(physmem.clone(), v.vmspace.clone())?;
         vms.insert(v.id, Arc::new(parking_lot::Mutex::new(vm)));
     }
-    let cpu = |_: &crate::sched::cpuclock::CpuClock| std::time::Duration::ZERO;
+    let cpu = |c: &CpuClock| saved_cpu(saved, c);
     let now = crate::sched::sigtimer::Now {
         wall: std::time::Instant::now(),
         cpu: &cpu,
@@ -151,12 +152,27 @@ pub fn processes(
         *p.exec_info() = s.exec.clone();
         *p.life() = s.life.clone();
         *p.shared_pending() = s.shared_pending.clone();
+        *p.cpu_base() = s.cpu;
         p.exit_signal
             .store(s.exit_signal, std::sync::atomic::Ordering::SeqCst);
         *p.timers() = crate::sched::sigtimer::SigTimers::restore(&s.timers, &now);
         out.push(p);
     }
     Ok(out)
+}
+
+/// What a CPU clock read at the checkpoint: its timers count on from there.
+fn saved_cpu(saved: &Saved, c: &CpuClock) -> std::time::Duration {
+    let base = match c.tid {
+        None => saved
+            .kernel
+            .processes
+            .iter()
+            .find(|p| p.pid == c.pid)
+            .map(|p| p.saved.cpu),
+        Some(tid) => saved.threads.iter().find(|t| t.tid == tid).map(|t| t.cpu),
+    };
+    base.unwrap_or_default().on(c.which)
 }
 
 /// The restored filesystem, terminals and processes, for `Kernel::thaw`.
@@ -217,6 +233,7 @@ fn thread_of(s: &ThreadSnapshot) -> Arc<Thread> {
         sig.mask = s.mask;
         sig.pending = s.pending.clone();
     }
+    *th.cpu_base() = s.cpu;
     *th.comm.lock().unwrap_or_else(|e| e.into_inner()) = s.comm.clone();
     th
 }

@@ -45,6 +45,43 @@ pub struct CpuClock {
     pub which: Which,
 }
 
+/// CPU time charged before the current stub: a thaw starts every thread on a fresh
+/// stub, whose host clocks start from zero, so the time a process or thread had at
+/// the checkpoint is carried here and added to each reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuBase {
+    pub runtime: Duration,
+    pub user: Duration,
+}
+
+impl CpuBase {
+    pub fn on(&self, which: Which) -> Duration {
+        match which {
+            Which::Virt => self.user,
+            Which::Prof | Which::Sched => self.runtime,
+        }
+    }
+
+    /// In clock ticks (times(), /proc/<pid>/stat).
+    pub fn ticks(&self) -> crate::process::CpuTimes {
+        let ticks = |d: Duration| (d.as_millis() / 10) as u64;
+        crate::process::CpuTimes {
+            user: ticks(self.user),
+            system: ticks(self.runtime.saturating_sub(self.user)),
+        }
+    }
+
+    /// What `clock` (a process's or a thread's, of any kind) reads now, for a
+    /// checkpoint.
+    pub fn now(clock: CpuClock, p: &Process) -> CpuBase {
+        let on = |which| CpuClock { which, ..clock }.read(p).unwrap_or_default();
+        CpuBase {
+            runtime: on(Which::Sched),
+            user: on(Which::Virt),
+        }
+    }
+}
+
 /// Bit 2 of a CPU clock id: a thread's clock (CPUCLOCK_PERTHREAD_MASK).
 const PERTHREAD: i32 = 4;
 
@@ -54,6 +91,15 @@ impl CpuClock {
             pid,
             tid: None,
             which,
+        }
+    }
+
+    /// A thread's runtime clock.
+    pub fn thread(pid: i32, tid: i32) -> CpuClock {
+        CpuClock {
+            pid,
+            tid: Some(tid),
+            which: Which::Sched,
         }
     }
 
@@ -70,13 +116,7 @@ impl CpuClock {
     ) -> Option<Result<CpuClock, Errno>> {
         match id {
             libc::CLOCK_PROCESS_CPUTIME_ID => return Some(Ok(Self::process(pid, Which::Sched))),
-            libc::CLOCK_THREAD_CPUTIME_ID => {
-                return Some(Ok(CpuClock {
-                    pid,
-                    tid: Some(tid),
-                    which: Which::Sched,
-                }))
-            }
+            libc::CLOCK_THREAD_CPUTIME_ID => return Some(Ok(Self::thread(pid, tid))),
             0.. => return None,
             _ => {}
         }
@@ -111,7 +151,8 @@ impl CpuClock {
                 let th = p.threads().into_iter().find(|t| t.tid == tid)?;
                 let stub = th.stub_pid.load(std::sync::atomic::Ordering::SeqCst);
                 let stub_tid = th.stub_tid.load(std::sync::atomic::Ordering::SeqCst);
-                thread_time(stub, stub_tid, self.which)
+                let base = th.cpu_base().on(self.which);
+                thread_time(stub, stub_tid, self.which).map(|t| t + base)
             }
         }
     }
@@ -158,7 +199,12 @@ fn process_time(p: &Process, which: Which) -> Option<Duration> {
         .collect();
     stubs.sort_unstable();
     stubs.dedup();
-    stubs.into_iter().map(|s| stub_time(s, which)).sum()
+    let base = p.cpu_base().on(which);
+    stubs
+        .into_iter()
+        .map(|s| stub_time(s, which))
+        .sum::<Option<Duration>>()
+        .map(|t| t + base)
 }
 
 /// One stub process's time, from the host's CPU clocks of it.
