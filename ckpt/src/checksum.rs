@@ -6,7 +6,9 @@
 //! type is caught too), every PT_LOAD's bytes, and finally a record hashing the table itself.
 //! Records are fixed-size raw integers rather than bincode because the table's size must be
 //! known before the program headers it covers are written: the headers give the notes'
-//! total size, and a varint encoding would make that size depend on the hash values.
+//! total size, and a varint encoding would make that size depend on the hash values. The
+//! fixed size is also what lets the writer reserve the table's place and fill it in after
+//! the loads that follow it have been written.
 
 use xxhash_rust::xxh3::xxh3_64;
 

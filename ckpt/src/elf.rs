@@ -343,8 +343,12 @@ impl NoteRef<'_> {
 
     /// Size of the whole entry in the note segment.
     pub(crate) fn entry_len(&self) -> u64 {
-        let name = align4(self.owner.len() + 1) as u64;
-        NOTE_HEADER_SIZE as u64 + name + align4(self.desc.len()) as u64
+        self.desc_pos() + align4(self.desc.len()) as u64
+    }
+
+    /// Where the descriptor starts within the entry: after the header and padded name.
+    pub(crate) fn desc_pos(&self) -> u64 {
+        (NOTE_HEADER_SIZE + align4(self.owner.len() + 1)) as u64
     }
 
     /// Feeds the entry to `f` as the pieces it is made of: the header with the

@@ -1,22 +1,33 @@
-//! Writing an image. The layout is computed from sizes alone, then every checksum, then
-//! the bytes are streamed out in file order: guest RAM is hashed and written straight from
-//! the borrowed slices, never copied.
+//! Writing an image in one pass over guest RAM. The layout is computed from sizes alone,
+//! so every offset is known before the first byte is written. The bytes are then streamed
+//! out in file order and every part is hashed as it goes by; guest RAM is hashed and
+//! written straight from the borrowed slices, a cache-sized chunk at a time, so each byte
+//! is read from memory once and never copied. The checksum note comes before the loads it
+//! covers, so its descriptor (whose size the layout fixes) goes out as zeros and is
+//! patched in place once the last load has been hashed.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::checksum::{self, Hasher, Part};
+use crate::checksum::{self, Hasher};
 use crate::elf::{self, NoteRef, Phdr, PAGE_SIZE, ZEROS};
 use crate::error::CkptError;
 use crate::notes::{encode, Header};
 use crate::{note_type, OWNER_VKERNEL};
 
+/// Guest RAM is hashed and written in chunks of this size: small enough to stay in the
+/// L2 cache between hashing and writing, large enough that a write(2) per chunk costs
+/// nothing. It is also the write buffer's size, so these chunks bypass the buffer.
+const CHUNK: usize = 256 << 10;
+
 /// Collects the notes and guest-RAM extents of one checkpoint and writes them as an image.
 ///
 /// Notes are owned (the kernel serializes its state into them); loads borrow guest RAM,
-/// which may be hundreds of MiB and must not be copied. The kernel keeps the guest frozen,
-/// so the borrowed memory cannot change between hashing and writing.
+/// which may be hundreds of MiB and must not be copied. The borrowed memory must not
+/// change while the image is written (the kernel keeps the guest frozen), or the bytes
+/// written could differ from the bytes hashed.
 pub struct ImageWriter<'a> {
     header: Header,
     notes: Vec<(String, u32, Vec<u8>)>,
@@ -24,12 +35,17 @@ pub struct ImageWriter<'a> {
 }
 
 /// Everything computed before the first byte is written.
-struct Plan {
+struct Layout {
     header_desc: Vec<u8>,
     /// ELF header, program headers (and section header 0 for extended numbering).
     headers: Vec<u8>,
-    /// The checksum note's descriptor.
-    table: Vec<u8>,
+    /// Zeros of the checksum note's descriptor size: what is written in its place.
+    blank_table: Vec<u8>,
+    /// File offset of the checksum note's descriptor, where the table is patched in.
+    table_off: u64,
+    /// How many notes (header + caller's) and loads the table covers.
+    covered: u32,
+    loads: u32,
     notes_end: u64,
     load_offsets: Vec<u64>,
     file_size: u64,
@@ -59,11 +75,12 @@ impl<'a> ImageWriter<'a> {
 
     /// Writes the whole image to `path` so that a crash or an error never destroys the
     /// previous image there: the bytes go to a temporary file in the same directory
-    /// (mode 0600: it holds all guest memory), which is fsynced and renamed over `path`,
-    /// then the directory is fsynced so the rename itself is durable. On any error the
-    /// temporary file is removed and `path` is untouched. Returns the image size.
+    /// (mode 0600: it holds all guest memory), the checksum table is patched in with a
+    /// positioned write, the file is fsynced and renamed over `path`, then the directory
+    /// is fsynced so the rename itself is durable. On any error the temporary file is
+    /// removed and `path` is untouched. Returns the image size.
     pub fn write_atomic(&self, path: &Path) -> Result<u64, CkptError> {
-        let plan = self.plan()?;
+        let layout = self.layout()?;
         let io_err = |source| CkptError::Io {
             path: path.to_owned(),
             source,
@@ -73,46 +90,59 @@ impl<'a> ImageWriter<'a> {
             _ => Path::new("."),
         };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let mut tmp = tempfile::Builder::new()
+        let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(io_err)?;
-        self.write_plan(
-            &plan,
-            &mut BufWriter::with_capacity(1 << 20, tmp.as_file_mut()),
-        )
-        .map_err(io_err)?;
-        tmp.as_file().sync_all().map_err(io_err)?;
+        let file = tmp.as_file();
+        let table = self
+            .stream(&layout, &mut BufWriter::with_capacity(CHUNK, file))
+            .map_err(io_err)?;
+        file.write_all_at(&table, layout.table_off)
+            .map_err(io_err)?;
+        file.sync_all().map_err(io_err)?;
         tmp.persist(path).map_err(|e| io_err(e.error))?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
-        Ok(plan.file_size)
+        Ok(layout.file_size)
     }
 
-    /// Writes the whole image to `w` in file order and flushes it; returns the image size.
-    /// Loads are written straight from the borrowed slices.
-    pub fn write_to<W: Write>(&self, mut w: W) -> Result<u64, CkptError> {
-        let plan = self.plan()?;
-        self.write_plan(&plan, &mut w).map_err(CkptError::Write)?;
-        Ok(plan.file_size)
+    /// Writes the whole image to `w` from its current position, in one pass but for the
+    /// checksum table, which is patched in by seeking back; leaves `w` at the image's end
+    /// and flushed. Returns the image size.
+    pub fn write_to<W: Write + Seek>(&self, mut w: W) -> Result<u64, CkptError> {
+        let layout = self.layout()?;
+        let mut write = || {
+            let start = w.stream_position()?;
+            let table = self.stream(&layout, &mut w)?;
+            w.seek(SeekFrom::Start(start + layout.table_off))?;
+            w.write_all(&table)?;
+            w.seek(SeekFrom::Start(start + layout.file_size))?;
+            w.flush()
+        };
+        write().map_err(CkptError::Write)?;
+        Ok(layout.file_size)
     }
 
-    /// Validates the input, lays the file out and computes every checksum.
-    fn plan(&self) -> Result<Plan, CkptError> {
+    /// Validates the input and lays the file out.
+    fn layout(&self) -> Result<Layout, CkptError> {
         self.validate()?;
         let header_desc = encode(&self.header)?;
         let (covered, loads) = self.counts()?;
-        // The layout depends only on sizes, so a zeroed table of the final size will do.
-        let placeholder = vec![0; checksum::table_len(covered, loads)];
-        let (phdrs, file_size) = self.layout(&self.note_refs(&header_desc, &placeholder))?;
+        let blank_table = vec![0; checksum::table_len(covered, loads)];
+        let (notes, table_note) = self.note_refs(&header_desc, &blank_table);
+        let covered_len: u64 = notes.iter().map(NoteRef::entry_len).sum();
+        let (phdrs, file_size) = self.place(covered_len + table_note.entry_len())?;
         let headers = elf::encode_headers(&phdrs).map_err(CkptError::Invalid)?;
-        let hashes = self.hashes(&headers, &self.note_refs(&header_desc, &[]), covered, loads);
         let mut segments = phdrs.iter().map(|p| (p.p_offset, p.p_offset + p.p_filesz));
-        let notes_end = segments.next().map_or(0, |(_, end)| end);
-        Ok(Plan {
+        let (notes_off, notes_end) = segments.next().unwrap_or_default();
+        Ok(Layout {
+            table_off: notes_off + covered_len + table_note.desc_pos(),
             header_desc,
             headers,
-            table: checksum::encode_table(&hashes),
+            blank_table,
+            covered,
+            loads,
             notes_end,
             load_offsets: segments.map(|(off, _)| off).collect(),
             file_size,
@@ -154,9 +184,13 @@ impl<'a> ImageWriter<'a> {
         Ok(())
     }
 
-    /// All notes in file order: header, the caller's, then the checksum table (left out
-    /// when `table` is empty, for hashing the notes it covers).
-    fn note_refs<'s>(&'s self, header_desc: &'s [u8], table: &'s [u8]) -> Vec<NoteRef<'s>> {
+    /// The notes the checksum table covers, in file order (the header, then the
+    /// caller's), and the checksum note that follows them with `table` as its descriptor.
+    fn note_refs<'s>(
+        &'s self,
+        header_desc: &'s [u8],
+        table: &'s [u8],
+    ) -> (Vec<NoteRef<'s>>, NoteRef<'s>) {
         let header = NoteRef {
             owner: OWNER_VKERNEL,
             ntype: note_type::HEADER,
@@ -172,19 +206,14 @@ impl<'a> ImageWriter<'a> {
             ntype: note_type::CHECKSUMS,
             desc: table,
         };
-        let mut notes: Vec<_> = std::iter::once(header).chain(user).collect();
-        if !table.is_empty() {
-            notes.push(checksums);
-        }
-        notes
+        (std::iter::once(header).chain(user).collect(), checksums)
     }
 
-    /// Program headers and total file size: notes right after the headers, each load on
-    /// the next page boundary after the previous segment.
-    fn layout(&self, notes: &[NoteRef<'_>]) -> Result<(Vec<Phdr>, u64), CkptError> {
+    /// Program headers and total file size: `notes_len` bytes of notes right after the
+    /// headers, each load on the next page boundary after the previous segment.
+    fn place(&self, notes_len: u64) -> Result<(Vec<Phdr>, u64), CkptError> {
         let too_big = || CkptError::Invalid("image larger than 2^64 bytes".into());
         let notes_off = elf::headers_len(1 + self.loads.len());
-        let notes_len: u64 = notes.iter().map(NoteRef::entry_len).sum();
         let mut pos = notes_off + notes_len;
         let mut phdrs = Vec::with_capacity(1 + self.loads.len());
         phdrs.push(Phdr::note(notes_off, notes_len));
@@ -196,43 +225,45 @@ impl<'a> ImageWriter<'a> {
         Ok((phdrs, pos))
     }
 
-    /// The checksum of every part, in table order.
-    fn hashes(
-        &self,
-        headers: &[u8],
-        notes: &[NoteRef<'_>],
-        covered: u32,
-        loads: u32,
-    ) -> Vec<(Part, u64)> {
-        let notes = notes.iter().map(|n| {
+    /// Streams the image to `w` in file order, with the checksum table's place zeroed,
+    /// hashing every part on the way; flushes `w` and returns the encoded table.
+    fn stream<W: Write>(&self, layout: &Layout, w: &mut W) -> io::Result<Vec<u8>> {
+        let mut hashes = Vec::with_capacity(self.notes.len() + self.loads.len() + 2);
+        w.write_all(&layout.headers)?;
+        hashes.push(checksum::hash(&layout.headers));
+        let (notes, table_note) = self.note_refs(&layout.header_desc, &layout.blank_table);
+        for note in &notes {
             let mut h = Hasher::new();
-            let _infallible = n.for_each_piece(|p| {
+            note.for_each_piece(|p| {
                 h.update(p);
-                Ok::<_, std::convert::Infallible>(())
-            });
-            h.digest()
-        });
-        let load_hashes = self.loads.iter().map(|(_, data)| checksum::hash(data));
-        let values = std::iter::once(checksum::hash(headers))
-            .chain(notes)
-            .chain(load_hashes);
-        checksum::parts(covered, loads).zip(values).collect()
-    }
-
-    /// Streams the planned image to `w`, then flushes it.
-    fn write_plan<W: Write>(&self, plan: &Plan, w: &mut W) -> io::Result<()> {
-        w.write_all(&plan.headers)?;
-        for note in self.note_refs(&plan.header_desc, &plan.table) {
-            note.for_each_piece(|p| w.write_all(p))?;
+                w.write_all(p)
+            })?;
+            hashes.push(h.digest());
         }
-        let mut pos = plan.notes_end;
-        for (&(_, data), &off) in self.loads.iter().zip(&plan.load_offsets) {
+        table_note.for_each_piece(|p| w.write_all(p))?;
+        let mut pos = layout.notes_end;
+        for (&(_, data), &off) in self.loads.iter().zip(&layout.load_offsets) {
             write_zeros(w, off - pos)?;
-            w.write_all(data)?;
+            hashes.push(write_hashed(w, data)?);
             pos = off + data.len() as u64;
         }
-        w.flush()
+        w.flush()?;
+        let parts: Vec<_> = checksum::parts(layout.covered, layout.loads)
+            .zip(hashes)
+            .collect();
+        Ok(checksum::encode_table(&parts))
     }
+}
+
+/// Writes `data` and returns its checksum, hashing each chunk just before writing it so
+/// the chunk is read from memory once.
+fn write_hashed<W: Write>(w: &mut W, data: &[u8]) -> io::Result<u64> {
+    let mut h = Hasher::new();
+    for chunk in data.chunks(CHUNK) {
+        h.update(chunk);
+        w.write_all(chunk)?;
+    }
+    Ok(h.digest())
 }
 
 /// Writes `n` zero bytes of padding.
@@ -243,4 +274,20 @@ fn write_zeros<W: Write>(w: &mut W, mut n: u64) -> io::Result<()> {
         n -= chunk;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_hashed_in_chunks_has_the_checksum_of_the_whole() {
+        for len in [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 7] {
+            let data: Vec<u8> = (0..len).map(|i| (i ^ i >> 9) as u8).collect();
+            let mut out = Vec::new();
+            let h = write_hashed(&mut out, &data).unwrap();
+            assert_eq!(h, checksum::hash(&data), "{len} bytes");
+            assert!(out == data, "{len} bytes");
+        }
+    }
 }

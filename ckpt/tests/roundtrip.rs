@@ -7,6 +7,13 @@ use ckpt::{
     OWNER_CORE, OWNER_VKERNEL,
 };
 use common::{Fixture, THREADS};
+use std::io::Cursor;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// An in-memory stream to write an image to.
+fn sink() -> Cursor<Vec<u8>> {
+    Cursor::new(Vec::new())
+}
 
 #[test]
 fn round_trip_preserves_everything() {
@@ -101,12 +108,30 @@ fn every_load_offset_is_page_aligned_whatever_the_note_sizes() {
 fn write_to_and_write_atomic_produce_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ckpt.elf");
-    let fx = Fixture::new(false);
+    let fx = Fixture::new(true);
     fx.write(&path);
-    let mut streamed = Vec::new();
+    // After a prefix: the checksum table is patched in relative to the image's start,
+    // and the stream is left at the image's end.
+    let mut streamed = Cursor::new(b"prefix".to_vec());
+    streamed.set_position(6);
     let n = fx.writer().write_to(&mut streamed).unwrap();
-    assert_eq!(n, streamed.len() as u64);
-    assert!(streamed == std::fs::read(&path).unwrap());
+    assert_eq!(streamed.position(), 6 + n);
+    assert!(streamed.get_ref()[6..] == std::fs::read(&path).unwrap());
+}
+
+/// The exact bytes of the big fixture image: the one-pass writer writes what the
+/// two-pass writer before it did, so images written before and after read the same.
+/// Change them only with the fixture or with [`ckpt::FORMAT_VERSION`].
+#[test]
+fn image_bytes_are_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.elf");
+    Fixture::new(true).write(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(
+        (bytes.len(), xxh3_64(&bytes)),
+        (3_182_592, 0xbef2_b4c8_9959_2fd0)
+    );
 }
 
 #[test]
@@ -158,7 +183,7 @@ fn more_than_65534_segments_use_extended_numbering() {
 #[test]
 fn writer_refuses_what_the_reader_would_refuse() {
     let data = [0u8; 8192];
-    let invalid = |w: ImageWriter| matches!(w.write_to(Vec::new()), Err(CkptError::Invalid(_)));
+    let invalid = |w: ImageWriter| matches!(w.write_to(sink()), Err(CkptError::Invalid(_)));
 
     let mut w = ImageWriter::new(&common::header());
     w.add_load(0x1000, &data);
@@ -184,7 +209,7 @@ fn writer_refuses_what_the_reader_would_refuse() {
     w.add_load(0x1000, &data[..4096]);
     w.add_load(0x2000, &data[..4096]);
     w.add_load(0x1800, &data[..0]);
-    assert!(w.write_to(Vec::new()).is_ok());
+    assert!(w.write_to(sink()).is_ok());
 }
 
 #[test]

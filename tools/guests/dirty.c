@@ -1,11 +1,15 @@
-/* dirty: a process with a given amount of dirty memory, to be checkpointed.
+/* dirty: a process with a given amount of dirty memory, to be checkpointed and thawed.
  *
- *   dirty MIB [SECONDS]  maps MIB MiB of private anonymous memory, fills every page
- *                        with a non-zero pattern (different in every 8-byte word, so
- *                        nothing can skip or fold it), prints
- *                        "dirty: ready MIB MiB, X ms to fill" and sleeps SECONDS
- *                        (default 60) before exiting; the benchmark checkpoints it in
- *                        the meantime and ends the run.
+ *   dirty MIB   prints "dirty: MIB MiB" first thing (a native run's start is timed by
+ *               it), maps MIB MiB of private anonymous memory, fills every page with a
+ *               non-zero pattern (different in every 8-byte word, so nothing can skip
+ *               or fold it), prints "dirty: ready MIB MiB, X ms to fill", then blocks
+ *               reading stdin. Once the read returns (input or end of file) it prints
+ *               "dirty: awake" and exits.
+ *
+ * The benchmark checkpoints it while it blocks (vkernel boot's stdin is a pipe nobody
+ * writes to) and thaws it with stdin at end of file: the re-issued read returns at once,
+ * so "dirty: awake" is the first thing the thawed guest writes.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -17,11 +21,12 @@
 
 int main(int argc, char **argv) {
     long mib = argc > 1 ? atol(argv[1]) : 64;
-    long secs = argc > 2 ? atol(argv[2]) : 60;
-    if (mib <= 0 || secs < 0) {
+    if (mib <= 0) {
         fprintf(stderr, "dirty: bad arguments\n");
         return 2;
     }
+    printf("dirty: %ld MiB\n", mib);
+    fflush(stdout);
     size_t len = (size_t)mib << 20;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -36,7 +41,14 @@ int main(int argc, char **argv) {
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     printf("dirty: ready %ld MiB, %.1f ms to fill\n", mib, ms);
     fflush(stdout);
-    sleep((unsigned)secs);
+    char c;
+    if (read(0, &c, 1) < 0) {
+        perror("dirty: read");
+        return 1;
+    }
+    /* One write(2): the line's first byte marks the guest running again. */
+    printf("dirty: awake\n");
+    fflush(stdout);
     /* Keep the pages live to the end. */
     return p[len / sizeof *p - 1] == 0;
 }

@@ -14,21 +14,34 @@
 //! read one figure from a run (see [`Figure`]); add a row to [`BENCHMARKS`] to add one,
 //! and a source to [`GUESTS`] for a new guest program.
 //!
-//! The checkpoint rows ([`Figure::Checkpoint`]) run a guest under vkernel only: it
-//! dirties N MiB, says it is ready, and the tool sends vkernel SIGUSR2 (checkpoint and
-//! exit) and reads the pause and the image size from vkernel's one line on stderr. The
-//! pause and the image size have no native counterpart, so their native column and ratio
-//! are "-". The write rate (image bytes / pause) stands beside `cp` of that same image in
-//! the same directory, with an fsync of the copy and of the directory as the checkpoint
-//! does, timed in the same run. The rows of one guest share its runs. Thaw (time from
-//! `vkernel thaw` to the first guest instruction) is not measured: there is no thaw yet.
+//! The checkpoint rows ([`Figure::Checkpoint`]) run a guest under vkernel: it dirties
+//! N MiB, says it is ready and blocks reading stdin (a pipe the tool keeps open and never
+//! writes to), and the tool sends vkernel SIGUSR2 (checkpoint and exit) and reads the
+//! pause and the image size from vkernel's one line on stderr. The pause and the image
+//! size have no native counterpart, so their native column and ratio are "-". The write
+//! rate (image bytes / pause) stands beside `cp` of that same image in the same
+//! directory, with an fsync of the copy and of the directory as the checkpoint does,
+//! timed in the same run.
+//!
+//! Then the same run thaws the image and times `vkernel thaw IMAGE` from its spawn to
+//! the first line on its stdout, with stdin at end of file. The guest was checkpointed
+//! inside its read of stdin, so the thawed guest re-issues the read, which returns at
+//! once, and writes its "awake" line: a line it writes only once it runs again, checked
+//! to be the first the thaw prints. What is timed is therefore the whole thaw (vkernel's
+//! start, the image's verification, guest RAM, every process and thread restored) up to
+//! the guest's first instructions, plus one read and one write system call (microseconds
+//! beside a thaw's milliseconds). Each line goes out in one write(2), so its arrival is
+//! its first byte's. Beside it, natively: the time from spawning the same guest program
+//! to the first line it writes, which it does first thing in main, i.e. process start to
+//! first instruction (the median of [`NATIVE_STARTS`] runs). The rows of one guest share
+//! its runs.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -113,9 +126,11 @@ enum Figure {
     /// Wall-clock milliseconds of the whole run; the median of `--runs` runs.
     Elapsed,
     /// One figure of `runs` checkpoints of the guest under vkernel (the median), each
-    /// taken once the guest has printed a line starting with `ready`; see [`Ckpt`].
+    /// taken once the guest has printed a line starting with `ready` and then thawed,
+    /// when the guest's first line must start with `awake`; see [`Ckpt`].
     Checkpoint {
         ready: &'static str,
+        awake: &'static str,
         runs: usize,
         of: CkptFigure,
     },
@@ -130,6 +145,9 @@ enum CkptFigure {
     Image,
     /// MB/s: image bytes / pause under vkernel, `cp` of the image plus fsync natively.
     Write,
+    /// Milliseconds to the first line: from `vkernel thaw` under vkernel, from the
+    /// guest program's spawn natively.
+    Thaw,
 }
 
 /// One row of the table.
@@ -154,11 +172,16 @@ const THREADS: &str = "500";
 /// Round trips per ping-pong run (pipe or futex; tens of us each under vkernel).
 const ROUND_TRIPS: &str = "5000";
 
-/// Checkpoints of the small dirty guest (about a second each: boot, fill, write, copy).
+/// Checkpoints of the small dirty guest (about 1.5 seconds each: boot, fill, write, copy,
+/// thaw, native runs).
 const CKPT_RUNS: usize = 3;
 
-/// Checkpoints of the 512 MiB guest (about 5 seconds each).
+/// Checkpoints of the 512 MiB guest (about 8 seconds each).
 const CKPT_RUNS_LARGE: usize = 1;
+
+/// Native runs of a checkpoint guest per checkpoint, timed to their first line: a start
+/// takes about a millisecond, and one in three or so takes several on a busy host.
+const NATIVE_STARTS: usize = 5;
 
 const BENCHMARKS: &[Benchmark] = &[
     Benchmark {
@@ -266,6 +289,13 @@ const BENCHMARKS: &[Benchmark] = &[
         rate: true,
     },
     Benchmark {
+        name: "thaw to first instruction, 64 MiB",
+        unit: "ms",
+        argv: DIRTY_64,
+        figure: ckpt(CKPT_RUNS, CkptFigure::Thaw),
+        rate: false,
+    },
+    Benchmark {
         name: "checkpoint pause, 512 MiB dirty",
         unit: "ms",
         argv: DIRTY_512,
@@ -286,6 +316,13 @@ const BENCHMARKS: &[Benchmark] = &[
         figure: ckpt(CKPT_RUNS_LARGE, CkptFigure::Write),
         rate: true,
     },
+    Benchmark {
+        name: "thaw to first instruction, 512 MiB",
+        unit: "ms",
+        argv: DIRTY_512,
+        figure: ckpt(CKPT_RUNS_LARGE, CkptFigure::Thaw),
+        rate: false,
+    },
 ];
 
 const DIRTY_64: &[Arg] = &[Arg::Guest("dirty"), Arg::Lit("64")];
@@ -294,6 +331,7 @@ const DIRTY_512: &[Arg] = &[Arg::Guest("dirty"), Arg::Lit("512")];
 const fn ckpt(runs: usize, of: CkptFigure) -> Figure {
     Figure::Checkpoint {
         ready: "dirty: ready",
+        awake: "dirty: awake",
         runs,
         of,
     }
@@ -354,10 +392,15 @@ impl Benchmark {
         let runs = match self.figure {
             Figure::Printed { runs, .. } => runs,
             Figure::Elapsed => ctx.runs,
-            Figure::Checkpoint { ready, runs, of } => {
+            Figure::Checkpoint {
+                ready,
+                awake,
+                runs,
+                of,
+            } => {
                 return of
                     .figure(side)
-                    .map(|f| self.checkpoints(ctx, ready, runs, f));
+                    .map(|f| self.checkpoints(ctx, [ready, awake], runs, f));
             }
         };
         Some(median(runs, || {
@@ -371,11 +414,11 @@ impl Benchmark {
     }
 
     /// The median of `figure` over the guest's checkpoint runs, done the first time a
-    /// row of this guest asks.
+    /// row of this guest asks; `lines` are the guest's ready and awake lines.
     fn checkpoints(
         &self,
         ctx: &Ctx,
-        ready: &str,
+        lines: [&str; 2],
         runs: usize,
         figure: fn(&Ckpt) -> f64,
     ) -> Result<f64> {
@@ -389,7 +432,7 @@ impl Benchmark {
             Some(i) => i,
             None => {
                 let all = (0..runs.max(1))
-                    .map(|_| checkpoint(self.command(ctx, Side::Vkernel), ready, ctx))
+                    .map(|_| checkpoint(self, lines, ctx))
                     .collect::<Result<Vec<Ckpt>>>()
                     .map_err(|e| format!("{e:#}"));
                 done.push((key, all));
@@ -420,6 +463,8 @@ impl CkptFigure {
             (CkptFigure::Image, Side::Vkernel) => Some(|c| c.bytes as f64 / 1e6),
             (CkptFigure::Write, Side::Vkernel) => Some(|c| c.bytes as f64 / 1e3 / c.pause_ms),
             (CkptFigure::Write, Side::Native) => Some(|c| c.bytes as f64 / 1e3 / c.cp_ms),
+            (CkptFigure::Thaw, Side::Vkernel) => Some(|c| c.thaw_ms),
+            (CkptFigure::Thaw, Side::Native) => Some(|c| c.start_ms),
             (CkptFigure::Pause | CkptFigure::Image, Side::Native) => None,
         }
     }
@@ -436,64 +481,48 @@ struct Ckpt {
     bytes: u64,
     /// Milliseconds to `cp` the image to a new file and fsync it and the directory.
     cp_ms: f64,
+    /// Milliseconds from spawning `vkernel thaw IMAGE` to the thawed guest's first line.
+    thaw_ms: f64,
+    /// Milliseconds from spawning the guest natively to its first line, the median of
+    /// [`NATIVE_STARTS`] runs.
+    start_ms: f64,
 }
 
 /// Start the guest under vkernel, wait for its `ready` line, send vkernel SIGUSR2
-/// (checkpoint and exit) and read its report; then time a `cp` of the image, and remove
-/// both files.
-fn checkpoint(mut cmd: Command, ready: &str, ctx: &Ctx) -> Result<Ckpt> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let what = format!("{cmd:?}");
-    let deadline = Instant::now() + ctx.timeout;
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {what}"))?;
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    let (tx, lines) = mpsc::channel();
-    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    // Detached: reads the guest's output to the end, whenever that is.
-    thread::spawn(move || {
-        for line in stdout.lines() {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let is_ready = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(Ok(line)) if line.starts_with(ready) => break true,
-            Ok(Ok(_)) => {}
-            // The output ended (the guest is gone) or the time is up.
-            Ok(Err(_)) | Err(_) => break false,
-        }
-    };
+/// (checkpoint and exit) and read its report; then time a `cp` of the image, the thaw
+/// of the image to the guest's `awake` line and native runs of the guest to their first
+/// line, and remove the image.
+fn checkpoint(b: &Benchmark, [ready, awake]: [&str; 2], ctx: &Ctx) -> Result<Ckpt> {
+    let boot = Watched::spawn(b.command(ctx, Side::Vkernel), Stdio::piped(), ctx.timeout)?;
+    let is_ready = boot.wait_for(ready);
     if is_ready {
-        // SAFETY: kill(2) on our child, which has not been waited for.
-        unsafe { libc::kill(child.id() as i32, libc::SIGUSR2) };
+        boot.signal(libc::SIGUSR2);
     }
-    let status = wait(&mut child, deadline)?;
-    let Some(status) = status else {
-        bail!("{what}: killed after {} s", ctx.timeout.as_secs());
-    };
-    let stderr = stderr.join().unwrap_or_default();
-    if !status.success() || !is_ready {
-        let not_ready = if is_ready {
-            String::new()
-        } else {
-            format!(" before a \"{ready}\" line")
-        };
-        bail!("{what}: {status}{not_ready}:\n{}", stderr.trim_end());
-    }
+    let stderr = boot.finish((!is_ready).then(|| format!("before a \"{ready}\" line")))?;
     let (image, bytes, pause_ms) = parse_checkpoint(&stderr)?;
+    let cp_ms = time_cp(&image, ctx)?;
+    let mut thaw = Command::new(&ctx.vkernel);
+    thaw.arg("thaw").arg(&image);
+    let thaw_ms = first_line(thaw, awake, ctx)?;
+    let native = || first_line(b.command(ctx, Side::Native), "", ctx);
+    let start_ms = median(NATIVE_STARTS, native)?;
+    std::fs::remove_file(&image)?;
+    Ok(Ckpt {
+        pause_ms,
+        bytes,
+        cp_ms,
+        thaw_ms,
+        start_ms,
+    })
+}
 
+/// Milliseconds to `cp` the image to a new file in the same directory and fsync the copy
+/// and the directory, as a checkpoint does; the copy is removed.
+fn time_cp(image: &Path, ctx: &Ctx) -> Result<f64> {
     let copy = image.with_extension("copy");
     let start = Instant::now();
     let out = Command::new("cp")
-        .arg(&image)
+        .arg(image)
         .arg(&copy)
         .output()
         .context("cannot run cp")?;
@@ -501,13 +530,29 @@ fn checkpoint(mut cmd: Command, ready: &str, ctx: &Ctx) -> Result<Ckpt> {
     std::fs::File::open(&copy)?.sync_all()?;
     std::fs::File::open(&ctx.dir)?.sync_all()?;
     let cp_ms = start.elapsed().as_secs_f64() * 1e3;
-    std::fs::remove_file(&image)?;
     std::fs::remove_file(&copy)?;
-    Ok(Ckpt {
-        pause_ms,
-        bytes,
-        cp_ms,
-    })
+    Ok(cp_ms)
+}
+
+/// Milliseconds from spawning `cmd`, with stdin at end of file, to the first line it
+/// writes to stdout, which must start with `prefix`; the run must then end well.
+fn first_line(cmd: Command, prefix: &str, ctx: &Ctx) -> Result<f64> {
+    let start = Instant::now();
+    let run = Watched::spawn(cmd, Stdio::null(), ctx.timeout)?;
+    let line = run.next_line();
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    run.finish(unexpected_first_line(line.as_deref(), prefix))?;
+    Ok(ms)
+}
+
+/// What is wrong with a run's first line of output, if anything: none at all, or one
+/// that does not start with `prefix`.
+fn unexpected_first_line(line: Option<&str>, prefix: &str) -> Option<String> {
+    match line {
+        Some(l) if l.starts_with(prefix) => None,
+        Some(l) => Some(format!("with the first line {l:?}, not \"{prefix}...\"")),
+        None => Some("before a line of output".into()),
+    }
 }
 
 /// The image's path, its size and the pause from vkernel's line on stderr,
@@ -530,6 +575,85 @@ fn parse_checkpoint(stderr: &str) -> Result<(PathBuf, u64, f64)> {
 }
 
 // ---- helpers -------------------------------------------------------------------------------
+
+/// A child in a process group of its own whose stdout lines arrive on a channel, read
+/// by a detached thread to the end (whenever that is), and whose stderr is drained.
+struct Watched {
+    child: Child,
+    what: String,
+    timeout: Duration,
+    deadline: Instant,
+    lines: mpsc::Receiver<io::Result<String>>,
+    stderr: thread::JoinHandle<String>,
+    /// Held open (when piped) so that the child's reads of stdin block.
+    _stdin: Option<ChildStdin>,
+}
+
+impl Watched {
+    /// Spawns `cmd` with this stdin; the run may take `timeout`.
+    fn spawn(mut cmd: Command, stdin: Stdio, timeout: Duration) -> Result<Watched> {
+        cmd.stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let what = format!("{cmd:?}");
+        let deadline = Instant::now() + timeout;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {what}"))?;
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in stdout.lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Watched {
+            _stdin: child.stdin.take(),
+            child,
+            what,
+            timeout,
+            deadline,
+            lines,
+            stderr,
+        })
+    }
+
+    /// The next line of stdout; None once the output has ended (the child is gone) or
+    /// the time is up.
+    fn next_line(&self) -> Option<String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.lines.recv_timeout(left).ok()?.ok()
+    }
+
+    /// Reads stdout up to a line starting with `prefix`; false if there is none.
+    fn wait_for(&self, prefix: &str) -> bool {
+        std::iter::from_fn(|| self.next_line()).any(|l| l.starts_with(prefix))
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our child, which has not been waited for.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits for the end (killing the group at the deadline) and returns stderr. A run
+    /// that was killed or failed, or that the caller found wanting (`problem`, e.g.
+    /// "before a \"ready\" line"), is an error carrying stderr.
+    fn finish(mut self, problem: Option<String>) -> Result<String> {
+        let Some(status) = wait(&mut self.child, self.deadline)? else {
+            bail!("{}: killed after {} s", self.what, self.timeout.as_secs());
+        };
+        let stderr = self.stderr.join().unwrap_or_default();
+        if !status.success() || problem.is_some() {
+            let problem = problem.map(|p| format!(" {p}")).unwrap_or_default();
+            bail!("{}: {status}{problem}:\n{}", self.what, stderr.trim_end());
+        }
+        Ok(stderr)
+    }
+}
 
 struct Run {
     elapsed: Duration,
@@ -710,7 +834,7 @@ fn bench(cli: &Cli) -> Result<bool> {
     let ctx = prepare(cli, dir.path())?;
 
     println!(
-        "{:<32} {:>12} {:>12} {:>12} {:>9}",
+        "{:<34} {:>12} {:>12} {:>12} {:>9}",
         "benchmark", "unit", "native", "vkernel", "ratio"
     );
     let mut errors = Vec::new();
@@ -722,7 +846,7 @@ fn bench(cli: &Cli) -> Result<bool> {
             _ => None,
         };
         println!(
-            "{:<32} {:>12} {:>12} {:>12} {:>9}",
+            "{:<34} {:>12} {:>12} {:>12} {:>9}",
             b.name,
             b.unit,
             figure(native.as_ref()),
@@ -779,6 +903,8 @@ mod tests {
             pause_ms: 500.0,
             bytes: 100_000_000,
             cp_ms: 250.0,
+            thaw_ms: 120.0,
+            start_ms: 0.5,
         };
         let on = |of: CkptFigure, side| of.figure(side).map(|f| f(&c));
         assert_eq!(on(CkptFigure::Pause, Side::Vkernel), Some(500.0));
@@ -787,6 +913,18 @@ mod tests {
         assert_eq!(on(CkptFigure::Image, Side::Native), None);
         assert_eq!(on(CkptFigure::Write, Side::Vkernel), Some(200.0));
         assert_eq!(on(CkptFigure::Write, Side::Native), Some(400.0));
+        assert_eq!(on(CkptFigure::Thaw, Side::Vkernel), Some(120.0));
+        assert_eq!(on(CkptFigure::Thaw, Side::Native), Some(0.5));
+    }
+
+    #[test]
+    fn first_line_must_be_there_and_start_with_the_prefix() {
+        let awake = "dirty: awake";
+        assert_eq!(unexpected_first_line(Some("dirty: awake"), awake), None);
+        assert_eq!(unexpected_first_line(Some("dirty: 64 MiB"), ""), None);
+        let wrong = unexpected_first_line(Some("dirty: ready 64 MiB"), awake).unwrap();
+        assert!(wrong.contains("\"dirty: ready 64 MiB\""), "{wrong}");
+        assert!(unexpected_first_line(None, "").is_some());
     }
 
     #[test]
