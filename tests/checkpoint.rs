@@ -293,6 +293,14 @@ twins!(thaw_resumes_a_vfork_parent_waiting_for_its_child, cc => {
     checkpoint_and_thaw(&GUESTS, "ckpt", cc, "vforker", &[700]);
 });
 
+// Checkpoints land in and around fork: the children in creation are parked or not
+// yet counted, never half made.
+twins!(a_forking_guest_checkpointed_and_thawed, cc => {
+    checkpoints_leave_output_unchanged("ckpt", cc, "forker", &[100, 250, 400, 550]);
+    // (500 forks outlast the last of them under vkernel.)
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "forker", &[300]);
+});
+
 twins!(thaw_carries_cpu_clocks_and_a_cpu_timer_on, cc => {
     checkpoint_and_thaw(&GUESTS, "ckpt", cc, "cputime", &[400]);
 });

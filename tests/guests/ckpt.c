@@ -20,6 +20,8 @@
  *             stays stopped until the parent continues it
  *   vforker   a vfork child sleeps 1.5 s before it execs, while its parent waits
  *             in vfork; the parent must get that child back, not make another
+ *   forker    forks 500 short-lived children one after another, reaping each and
+ *             summing their exit codes, so checkpoints land in and around fork
  *   cputime   burns 1.5 s of CPU time in two threads, reading the process and
  *             thread CPU clocks as it goes, with ITIMER_PROF due after 1 s of it:
  *             across a thaw the clocks must not go back, the timer must fire once,
@@ -236,6 +238,21 @@ static void vforked(void) {
     exit(4);
 }
 
+static void forker(void) {
+    long sum = 0;
+    for (int i = 0; i < 500; i++) {
+        pid_t c = vk_fork();
+        if (c == 0)
+            vk_exit((i * 7) % 251);
+        int st = vk_wait(c);
+        sum += WIFEXITED(st) ? WEXITSTATUS(st) : 1000;
+        if (i % 50 == 49) {
+            printf("%d children reaped, exit codes sum to %ld\n", i + 1, sum);
+            fflush(stdout);
+        }
+    }
+}
+
 static volatile sig_atomic_t profs;
 
 static void on_prof(int sig) {
@@ -294,6 +311,7 @@ static const struct vk_mode modes[] = {
     {"vforker", vforker},
     {"-vforked", vforked},
     {"cputime", cputime},
+    {"forker", forker},
     {NULL, NULL},
 };
 
