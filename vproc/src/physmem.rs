@@ -103,6 +103,23 @@ impl Physmem {
         }
     }
 
+    /// A writable view of a run of frames (for a thaw filling guest RAM in one go).
+    ///
+    /// # Safety
+    /// The caller must own the frames (freshly claimed, not mapped by any stub) for
+    /// as long as the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn run_slice_mut(&self, run: FrameRun) -> &mut [u8] {
+        assert!(run.start + run.len <= self.size / PAGE_SIZE);
+        // SAFETY: in range of the direct map, which lives as long as self.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.base.add((run.start * PAGE_SIZE) as usize),
+                (run.len * PAGE_SIZE) as usize,
+            )
+        }
+    }
+
     /// Copies `src` into `frame` at `offset` (bounded by the frame).
     pub fn write_frame(&self, frame: u64, offset: usize, src: &[u8]) {
         // SAFETY: callers pass frames they hold; the slice is bounds-checked below.

@@ -76,8 +76,9 @@ pub fn open(path: &Path) -> Result<Saved, CkptError> {
     })
 }
 
-/// Claims every saved extent of guest RAM and copies it in. The claim stands for the
-/// image's own reference; `drop_claims` releases it once the vmspaces hold theirs.
+/// Claims every saved extent of guest RAM and reads it in, straight into the direct
+/// map (one read per extent, no bounce buffer). The claim stands for the image's own
+/// reference; `drop_claims` releases it once the vmspaces hold theirs.
 pub fn load_memory(
     saved: &Saved,
     physmem: &vproc::Physmem,
@@ -96,11 +97,9 @@ pub fn load_memory(
             )));
         }
         runs.push(run);
-        let mut buf = vec![0u8; page as usize];
-        for k in 0..run.len {
-            saved.image.read_load_at(seg, k * page, &mut buf)?;
-            physmem.write_frame(run.start + k, 0, &buf);
-        }
+        // SAFETY: the run was just claimed and no stub exists yet to map it.
+        let ram = unsafe { physmem.run_slice_mut(run) };
+        saved.image.read_load_at(seg, 0, ram)?;
     }
     Ok(runs)
 }
