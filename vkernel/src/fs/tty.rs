@@ -44,6 +44,10 @@ pub trait TtyHost: Send + Sync {
     fn hangup(&self, id: TtyId, sid: i32, pgrp: Option<i32>);
     /// A pty's master closed: /dev/pts/N goes away.
     fn pty_closed(&self, index: u32);
+    /// Runs `deliver`, the console reader handing over what it read from the host,
+    /// when no checkpoint is being taken (it waits through one), so a terminal never
+    /// changes while it is saved.
+    fn deliver_input(&self, deliver: &mut dyn FnMut());
 }
 
 /// How input is handled. `Pass` is the console when the kernel's stdin is not a
@@ -292,6 +296,12 @@ impl Tty {
         self.apply(out, signals, pgrp);
         self.wq.notify_all();
         n
+    }
+
+    /// What the console's reader read from the host (bytes, or end of file):
+    /// `deliver` runs through [`TtyHost::deliver_input`].
+    pub fn host_input(&self, deliver: &mut dyn FnMut()) {
+        self.host.deliver_input(deliver);
     }
 
     /// Input that waited because the queue was full goes in once a read made room.

@@ -31,6 +31,10 @@ impl TtyHost for Recorder {
     fn pty_closed(&self, index: u32) {
         self.calls.lock().unwrap().push(format!("closed {index}"));
     }
+    fn deliver_input(&self, deliver: &mut dyn FnMut()) {
+        self.calls.lock().unwrap().push("input".into());
+        deliver();
+    }
 }
 
 fn pty() -> (Arc<Tty>, Arc<Recorder>) {
@@ -156,6 +160,20 @@ fn a_pty_round_trips_through_a_checkpoint() {
     // The open counts came back: closing the one master hangs the slave up.
     q.release_master();
     assert_eq!(rec.take(), ["hangup Pty(3) 10 Some(12)", "closed 3"]);
+}
+
+/// Host input reaches the console through the host, which holds it during a
+/// checkpoint.
+#[test]
+fn host_input_goes_through_the_host() {
+    let rec = Arc::new(Recorder::default());
+    let console = Tty::new_console(rec.clone());
+    console.host_input(&mut || {
+        console.receive(b"typed\n");
+    });
+    console.host_input(&mut || console.set_host_eof());
+    assert_eq!(rec.take(), ["input", "input"]);
+    assert_eq!(console.available(), 6);
 }
 
 #[test]
