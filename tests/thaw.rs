@@ -93,26 +93,20 @@ twins!(open_files_continue_at_their_offsets, cc => {
     chain(&GUESTS, "thaw", cc, "files", &[at_line("files ready"), TO_THE_END]);
 });
 
-/// Lines typed while checkpoints are being taken (SIGCKPT: the system goes on) reach
-/// the guest once each and in order: the console reader holds what it reads during a
-/// checkpoint until the thaw.
-#[test]
-fn console_input_typed_during_checkpoints_arrives_once_in_order() {
+// Lines typed while checkpoints are being taken (SIGCKPT: the system goes on) reach
+// the guest once each and in order: the console reader holds what it reads during a
+// checkpoint until the thaw.
+twins!(console_input_typed_during_checkpoints_arrives_once_in_order, cc => {
     let lines: Vec<String> = (1..=8).map(|i| format!("typed {i}\n")).collect();
     let host = run_native_fed(
-        &build_guest("thaw", Cc::Glibc),
-        &guest_path("thaw", Cc::Glibc),
+        &build_guest("thaw", cc),
+        &guest_path("thaw", cc),
         &["console"],
         lines.concat().as_bytes(),
     );
-    let dir = scratch_path("typed");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let open = Input {
-        bytes: b"",
-        eof: false,
-    };
-    let target = dir.join("ck-%n.elf");
-    let mut run = boot_guest_fed(&GUESTS, &target, "thaw", Cc::Glibc, "console", open);
+    let open = Input { bytes: b"", eof: false };
+    let target = image_dir().join("ck-%n.elf");
+    let mut run = boot_guest_fed(&GUESTS, &target, "thaw", cc, "console", open);
     // vkernel takes SIGCKPT once it runs the guest.
     run.read_until("waiting for line 1");
     for line in &lines {
@@ -125,4 +119,4 @@ fn console_input_typed_during_checkpoints_arrives_once_in_order() {
     assert_eq!(status, 0, "{err}");
     assert!(err.contains(": checkpoint "), "{err}");
     assert_eq!(stable_lines(&out), stable_lines(&host.stdout), "{err}");
-}
+});

@@ -99,7 +99,7 @@ pub fn boot_guest_fed(
 }
 
 /// A fresh directory for the images of one test.
-fn image_dir() -> PathBuf {
+pub fn image_dir() -> PathBuf {
     let dir = scratch_path("ckpt");
     std::fs::create_dir_all(&dir).expect("mkdir");
     dir
