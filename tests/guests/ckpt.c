@@ -192,6 +192,8 @@ static void waiter(void) {
     pid_t stopped = vk_fork();
     if (stopped == 0) {
         raise(SIGSTOP);
+        /* Long enough for the parent to see "continued" before the exit. */
+        vk_msleep(300);
         vk_exit(3);
     }
     int st;

@@ -599,6 +599,11 @@ pub fn boot(rootfs: &Path, args: &[&str], stdin: &str) -> Outcome {
 /// Run a guest binary natively the way vkernel would start it: argv[0] = `arg0`,
 /// environment PATH and HOME only, cwd /.
 pub fn run_native(prog: &Path, arg0: &str, args: &[&str]) -> Outcome {
+    run_native_fed(prog, arg0, args, b"")
+}
+
+/// [`run_native`] with `stdin` as its input, then end of file.
+pub fn run_native_fed(prog: &Path, arg0: &str, args: &[&str], stdin: &[u8]) -> Outcome {
     let mut cmd = Command::new(prog);
     cmd.arg0(arg0)
         .args(args)
@@ -607,7 +612,7 @@ pub fn run_native(prog: &Path, arg0: &str, args: &[&str]) -> Outcome {
         .env("HOME", "/")
         .current_dir("/");
     let command = format!("(native) {} {}", prog.display(), args.join(" "));
-    run_command(cmd, command, b"", DEFAULT_TIMEOUT, None)
+    run_command(cmd, command, stdin, DEFAULT_TIMEOUT, None)
 }
 
 fn shell_quote(s: &str) -> String {

@@ -32,6 +32,13 @@ impl TtyHost for KernelTtyHost {
             k.ttys.remove_node(index);
         }
     }
+
+    fn deliver_input(&self, deliver: &mut dyn FnMut()) {
+        match self.0.upgrade() {
+            Some(k) => k.freezer.deliver_input(deliver),
+            None => deliver(),
+        }
+    }
 }
 
 pub fn tty_host(kernel: &Weak<Kernel>) -> Arc<dyn TtyHost> {

@@ -12,6 +12,11 @@
 //!
 //! A parked task has handed over a snapshot of its thread; once every live task has
 //! parked, guest memory and thread state are quiescent and the checkpoint is written.
+//!
+//! Input from the host (the console's reader, which is no task) goes through a gate
+//! the checkpoint holds from before the freeze until after the thaw: bytes read
+//! meanwhile wait and reach the terminal after the thaw, as input to the system that
+//! goes on, never half into the saved terminal state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -62,6 +67,8 @@ pub struct Freezer {
     requested: AtomicBool,
     state: Mutex<State>,
     changed: Condvar,
+    /// Host input delivers under the read side; a checkpoint holds the write side.
+    input: parking_lot::RwLock<()>,
 }
 
 impl Freezer {
@@ -129,6 +136,19 @@ impl Freezer {
         s.parked.clear();
         s.generation += 1;
         self.changed.notify_all();
+    }
+
+    /// Closes the input gate until the guard is dropped: taken before the freeze
+    /// (waiting for a delivery under way), dropped after the thaw.
+    pub fn hold_input(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        self.input.write()
+    }
+
+    /// Runs `deliver` (host input into a terminal) with the gate open, waiting
+    /// while a checkpoint holds it.
+    pub fn deliver_input<R>(&self, deliver: impl FnOnce() -> R) -> R {
+        let _open = self.input.read();
+        deliver()
     }
 }
 
@@ -201,5 +221,49 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(f.lock().live, 0);
+    }
+
+    #[test]
+    fn input_waits_while_a_checkpoint_holds_the_gate() {
+        let f = Arc::new(Freezer::default());
+        let held = f.hold_input();
+        let delivered = Arc::new(AtomicBool::new(false));
+        let pump = {
+            let (f, delivered) = (f.clone(), delivered.clone());
+            std::thread::spawn(move || f.deliver_input(|| delivered.store(true, Ordering::SeqCst)))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !delivered.load(Ordering::SeqCst),
+            "delivered during the checkpoint"
+        );
+        drop(held);
+        pump.join().unwrap();
+        assert!(delivered.load(Ordering::SeqCst), "delivered after it");
+    }
+
+    #[test]
+    fn a_checkpoint_waits_for_a_delivery_under_way() {
+        let f = Arc::new(Freezer::default());
+        let (started, done) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let pump = {
+            let (f, started, done) = (f.clone(), started.clone(), done.clone());
+            std::thread::spawn(move || {
+                f.deliver_input(|| {
+                    started.store(true, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    done.store(true, Ordering::SeqCst);
+                })
+            })
+        };
+        while !started.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let _held = f.hold_input();
+        assert!(done.load(Ordering::SeqCst), "the gate closed mid-delivery");
+        pump.join().unwrap();
     }
 }

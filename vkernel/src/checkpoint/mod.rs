@@ -159,12 +159,15 @@ impl std::fmt::Display for Report {
 pub fn take(kernel: &Kernel, target: &Target) -> Result<Report, String> {
     let start = Instant::now();
     let path = target.next_path();
+    // Console input read from now on waits for the thaw.
+    let input = kernel.freezer.hold_input();
     let snapshots = kernel.freezer.freeze(|| kick_all(kernel));
     // Timers would post signals into the state being saved.
     kernel.timers.pause();
     let written = write(kernel, &snapshots, &path);
     kernel.timers.resume();
     kernel.freezer.thaw();
+    drop(input);
     let size = written.map_err(|e| format!("checkpoint {} failed: {e}", path.display()))?;
     Ok(Report {
         path,

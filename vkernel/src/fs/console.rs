@@ -118,7 +118,9 @@ impl HostTerminal {
     }
 }
 
-/// The reader cothread: typed bytes into the console until stdin ends.
+/// The reader cothread: typed bytes into the console until stdin ends. It is no
+/// task, so a checkpoint does not park it: each delivery waits instead while one is
+/// being taken (`Tty::host_input`), and what it read meanwhile lands after the thaw.
 fn pump(console: &Tty) {
     let mut chunk = [0u8; 4096];
     loop {
@@ -128,11 +130,13 @@ fn pump(console: &Tty) {
             continue;
         }
         if n <= 0 {
-            console.set_host_eof();
+            console.host_input(&mut || console.set_host_eof());
             return;
         }
         // Bytes beyond the line discipline's backlog are dropped, as a full tty
         // buffer drops them on Linux.
-        console.receive(&chunk[..n as usize]);
+        console.host_input(&mut || {
+            console.receive(&chunk[..n as usize]);
+        });
     }
 }

@@ -44,6 +44,10 @@ pub trait TtyHost: Send + Sync {
     fn hangup(&self, id: TtyId, sid: i32, pgrp: Option<i32>);
     /// A pty's master closed: /dev/pts/N goes away.
     fn pty_closed(&self, index: u32);
+    /// Runs `deliver`, the console reader handing over what it read from the host,
+    /// when no checkpoint is being taken (it waits through one), so a terminal never
+    /// changes while it is saved.
+    fn deliver_input(&self, deliver: &mut dyn FnMut());
 }
 
 /// How input is handled. `Pass` is the console when the kernel's stdin is not a
@@ -227,11 +231,26 @@ impl Tty {
         self.console.as_ref()
     }
 
-    /// The console's stdin is a terminal: run a line discipline from now on.
+    /// The console's stdin is a terminal: run a line discipline from now on. A
+    /// thawed console that had one keeps it (termios, unread input, echo state): the
+    /// new terminal only brings its size, as a resize would (SIGWINCH if it changed).
+    /// Bytes a pass-through console still held are typed into the new discipline.
     pub fn attach_terminal(&self, w: Winsize) {
-        let mut ld = LineDiscipline::new();
-        ld.set_winsize(w);
-        self.lock().disc = Discipline::Ldisc(Box::new(ld));
+        let queued = {
+            let mut st = self.lock();
+            match &mut st.disc {
+                Discipline::Pass(q) => {
+                    let queued: Vec<u8> = q.drain(..).collect();
+                    st.disc = Discipline::Ldisc(Box::default());
+                    queued
+                }
+                Discipline::Ldisc(_) => Vec::new(),
+            }
+        };
+        let _ = self.set_winsize(w);
+        if !queued.is_empty() {
+            self.receive(&queued);
+        }
     }
 
     /// The console's stdin reached end of file.
@@ -292,6 +311,12 @@ impl Tty {
         self.apply(out, signals, pgrp);
         self.wq.notify_all();
         n
+    }
+
+    /// What the console's reader read from the host (bytes, or end of file):
+    /// `deliver` runs through [`TtyHost::deliver_input`].
+    pub fn host_input(&self, deliver: &mut dyn FnMut()) {
+        self.host.deliver_input(deliver);
     }
 
     /// Input that waited because the queue was full goes in once a read made room.
@@ -707,15 +732,16 @@ impl Tty {
 
 /// A terminal as a checkpoint saves it: its line discipline (termios, queues, echo
 /// state), the session and group it controls, and a pty's master side. The wait
-/// queue is not saved (waiters re-wait after a thaw), nor the console's host side
-/// (the thawing terminal is attached anew).
+/// queue is not saved (waiters re-wait after a thaw), nor the console's host side:
+/// the thawing vkernel's stdin is attached anew, and whether the old one had ended
+/// says nothing about it (input typed before the checkpoint and still unread is in
+/// the queues, and is read first).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedTty {
     pub id: TtyId,
     pub disc: Discipline,
     pub session: Option<i32>,
     pub pgrp: Option<i32>,
-    pub host_eof: bool,
     pub pty: Option<PtyState>,
 }
 
@@ -727,7 +753,6 @@ impl Tty {
             disc: st.disc.clone(),
             session: st.session,
             pgrp: st.pgrp,
-            host_eof: st.host_eof,
             pty: st.pty.clone(),
         }
     }
@@ -747,7 +772,6 @@ impl Tty {
             let mut st = tty.lock();
             st.session = saved.session;
             st.pgrp = saved.pgrp;
-            st.host_eof = saved.host_eof;
         }
         Ok(Arc::new(tty))
     }

@@ -31,6 +31,10 @@ impl TtyHost for Recorder {
     fn pty_closed(&self, index: u32) {
         self.calls.lock().unwrap().push(format!("closed {index}"));
     }
+    fn deliver_input(&self, deliver: &mut dyn FnMut()) {
+        self.calls.lock().unwrap().push("input".into());
+        deliver();
+    }
 }
 
 fn pty() -> (Arc<Tty>, Arc<Recorder>) {
@@ -156,6 +160,67 @@ fn a_pty_round_trips_through_a_checkpoint() {
     // The open counts came back: closing the one master hangs the slave up.
     q.release_master();
     assert_eq!(rec.take(), ["hangup Pty(3) 10 Some(12)", "closed 3"]);
+}
+
+/// Host input reaches the console through the host, which holds it during a
+/// checkpoint.
+#[test]
+fn host_input_goes_through_the_host() {
+    let rec = Arc::new(Recorder::default());
+    let console = Tty::new_console(rec.clone());
+    console.host_input(&mut || {
+        console.receive(b"typed\n");
+    });
+    console.host_input(&mut || console.set_host_eof());
+    assert_eq!(rec.take(), ["input", "input"]);
+    assert_eq!(console.available(), 6);
+}
+
+/// The old stdin's end of file does not outlive a thaw (the thawing vkernel's stdin
+/// is attached anew); its unread bytes do.
+#[test]
+fn a_thawed_console_keeps_unread_input_but_not_the_old_end_of_file() {
+    let rec = Arc::new(Recorder::default());
+    let console = Tty::new_console(rec.clone());
+    console.receive(b"typed\n");
+    console.set_host_eof();
+    let back = Tty::restore(console.save(), rec.clone()).unwrap();
+    assert_eq!(back.available(), 6, "unread input is kept");
+    let ended = Tty::new_console(rec.clone());
+    ended.set_host_eof();
+    let back = Tty::restore(ended.save(), rec).unwrap();
+    assert_eq!(
+        back.poll() & EPOLLIN,
+        0,
+        "no end of file until the new stdin ends"
+    );
+}
+
+/// Thawed on a terminal, a console that was one keeps its settings and unread input;
+/// only the size is the new terminal's, and the foreground group hears of it.
+#[test]
+fn a_thawed_terminal_console_keeps_its_line_discipline() {
+    let rec = Arc::new(Recorder::default());
+    let console = Tty::new_console(rec.clone());
+    let size = |cols| Winsize {
+        rows: 24,
+        cols,
+        xpixel: 0,
+        ypixel: 0,
+    };
+    console.attach_terminal(size(80));
+    console.set_ctrl(1, 1);
+    let mut t = console.termios().unwrap();
+    t.lflag &= !(tty::flags::ICANON | tty::flags::ECHO);
+    console.set_termios(t, false).unwrap();
+    console.receive(b"raw");
+
+    let back = Tty::restore(console.save(), rec.clone()).unwrap();
+    back.attach_terminal(size(100));
+    assert_eq!(back.termios().unwrap().lflag, t.lflag, "still raw");
+    assert_eq!(back.available(), 3, "unread input kept");
+    assert_eq!(back.winsize().unwrap().cols, 100);
+    assert_eq!(rec.take(), ["signal 1 28"], "SIGWINCH for the new size");
 }
 
 #[test]
