@@ -55,6 +55,10 @@ impl Block for Task {
         self.signal_pending()
     }
 
+    fn interrupted_after_progress(&self) -> bool {
+        self.kernel.freezer.requested() || self.signal_pending()
+    }
+
     fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
         Some((&self.me, &self.process))
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
-use crate::sched::{block_on, Block, WaitQueue};
+use crate::sched::{block_on, block_on_partial, Block, WaitQueue};
 
 /// Writes up to this size are atomic (never interleaved with other writers).
 pub const PIPE_BUF: usize = 4096;
@@ -126,7 +126,7 @@ impl Pipe {
         let atomic = data.len() <= PIPE_BUF;
         let mut done = 0;
         while done < data.len() {
-            let step = block_on(b, &[&self.wq], None, || {
+            let step = block_on_partial(b, done > 0, &[&self.wq], None, || {
                 let mut st = self.lock();
                 if st.readers == 0 {
                     // SIGPIPE even when part of the data went in (as Linux).

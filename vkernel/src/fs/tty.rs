@@ -23,7 +23,7 @@ use tty::{FlowAction, JobSignal, LineDiscipline, ReadOutcome, Termios, Winsize};
 
 use super::console::HostTerminal;
 use super::epoll::{EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM};
-use crate::sched::{block_on, Block, WaitQueue};
+use crate::sched::{block_on, block_on_partial, Block, WaitQueue};
 
 /// Which terminal: what a process records as its controlling terminal, and what a
 /// checkpoint names.
@@ -358,7 +358,7 @@ impl Tty {
         let mut deadline = (!canon && vmin == 0 && vtime > 0).then(|| Instant::now() + timer);
         let mut got = 0;
         while got < want {
-            let step = block_on(b, &[&self.wq], deadline, || {
+            let step = block_on_partial(b, got > 0, &[&self.wq], deadline, || {
                 self.read_step(&mut buf[got..], nonblock, polling)
             });
             match step {
@@ -411,7 +411,7 @@ impl Tty {
     ) -> Result<usize, Errno> {
         let mut done = 0;
         while done < data.len() {
-            let step = block_on(b, &[&self.wq], None, || {
+            let step = block_on_partial(b, done > 0, &[&self.wq], None, || {
                 self.write_step(&data[done..], nonblock)
             });
             match step {
@@ -514,7 +514,7 @@ impl Tty {
     pub fn master_write(&self, data: &[u8], nonblock: bool, b: &dyn Block) -> Result<usize, Errno> {
         let mut done = 0;
         while done < data.len() {
-            let room = block_on(b, &[&self.wq], None, || {
+            let room = block_on_partial(b, done > 0, &[&self.wq], None, || {
                 let room = self.input_room();
                 if room > 0 {
                     Some(Ok(room))

@@ -15,6 +15,13 @@ use std::time::Instant;
 pub trait Block {
     fn waker(&self) -> &Arc<Waker>;
     fn interrupted(&self) -> bool;
+    /// What ends the wait of a call that has already done part of its work: a
+    /// signal, as for any wait, but also a checkpoint, where the call must return
+    /// what it did (a thaw re-issues a parked call from its start, which would do
+    /// that part twice). Linux's freezer likewise makes such a write return short.
+    fn interrupted_after_progress(&self) -> bool {
+        self.interrupted()
+    }
     /// The caller wrote to a pipe nobody reads: SIGPIPE for the writing thread.
     fn sigpipe(&self);
     /// The guest thread and process making the call (Linux's `current`), for
@@ -30,10 +37,30 @@ pub fn block_on<R>(
     deadline: Option<Instant>,
     cond: impl FnMut() -> Option<R>,
 ) -> Result<R, nix::errno::Errno> {
-    wait_on(b.waker(), queues, deadline, &|| b.interrupted(), cond).map_err(|e| match e {
+    wait_on(b.waker(), queues, deadline, &|| b.interrupted(), cond).map_err(errno)
+}
+
+/// [`block_on`] for a call that may have done part of its work already (`progress`):
+/// then a checkpoint ends the wait too (see `Block::interrupted_after_progress`).
+pub fn block_on_partial<R>(
+    b: &dyn Block,
+    progress: bool,
+    queues: &[&WaitQueue],
+    deadline: Option<Instant>,
+    cond: impl FnMut() -> Option<R>,
+) -> Result<R, nix::errno::Errno> {
+    if !progress {
+        return block_on(b, queues, deadline, cond);
+    }
+    let interrupted = || b.interrupted_after_progress();
+    wait_on(b.waker(), queues, deadline, &interrupted, cond).map_err(errno)
+}
+
+fn errno(e: WaitError) -> nix::errno::Errno {
+    match e {
         WaitError::Interrupted => nix::errno::Errno::EINTR,
         WaitError::TimedOut => nix::errno::Errno::ETIMEDOUT,
-    })
+    }
 }
 
 /// Test doubles shared by the unit tests of objects that block.
