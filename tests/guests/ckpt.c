@@ -15,6 +15,9 @@
  *   sleeper   a 2 s nanosleep, then an absolute clock_nanosleep to 3 s after the
  *             start, timed on CLOCK_MONOTONIC and CLOCK_BOOTTIME: a thaw must
  *             neither restart a sleep nor count the time the image sat on disk
+ *   timeouts  a poll with a 1.5 s timeout, then a FUTEX_WAIT with a relative 1.5 s
+ *             timeout that nobody wakes: each must time out after 1.5 s of the
+ *             guest's monotonic time, a thaw in between or not
  *   waiter    one child stopped by SIGSTOP, another sleeping 1.5 s while the parent
  *             waits for it in wait4; the second is reaped with its status, the first
  *             stays stopped until the parent continues it
@@ -30,6 +33,7 @@
 #include "posix.h"
 
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -188,6 +192,28 @@ static void sleeper(void) {
     printf("slept 2 s, then to 3 s after the start\n");
 }
 
+/* FUTEX_WAIT | FUTEX_PRIVATE_FLAG (musl ships no <linux/futex.h>). */
+enum { WAIT_PRIVATE = 128 };
+
+static void timeouts(void) {
+    long long m0 = vk_now_ns(CLOCK_MONOTONIC);
+    printf("polling\n");
+    fflush(stdout);
+    CHECK(poll(NULL, 0, 1500) == 0, "poll timed out");
+    long long polled = ms_since(CLOCK_MONOTONIC, m0);
+    printf("waiting on a futex\n");
+    fflush(stdout);
+    int word = 0;
+    struct timespec rel = {1, 500000000L};
+    long r = syscall(SYS_futex, &word, WAIT_PRIVATE, 0, &rel, NULL, 0);
+    CHECK(r == -1 && errno == ETIMEDOUT, "the futex wait timed out: %ld", r);
+    long long waited = ms_since(CLOCK_MONOTONIC, m0) - polled;
+    printf("value poll %lld ms, futex %lld ms\n", polled, waited);
+    CHECK(polled >= 1500 && polled < 1900, "the poll took %lld ms", polled);
+    CHECK(waited >= 1500 && waited < 1900, "the futex wait took %lld ms", waited);
+    printf("poll and futex timed out after 1.5 s each\n");
+}
+
 static void waiter(void) {
     pid_t stopped = vk_fork();
     if (stopped == 0) {
@@ -309,6 +335,7 @@ static const struct vk_mode modes[] = {
     {"threads", threads},
     {"objects", objects},
     {"sleeper", sleeper},
+    {"timeouts", timeouts},
     {"waiter", waiter},
     {"vforker", vforker},
     {"-vforked", vforked},

@@ -90,16 +90,16 @@ pub fn wait_for_vfork_child(t: &mut Task, pid: i32) -> Result<u64, Errno> {
     let Some(child) = t.kernel.process(pid) else {
         return Ok(pid as u64);
     };
-    t.waiting_in = Some(RestartBlock::Vfork { child: pid });
-    let fatal = || {
-        t.freeze_point(true);
-        t.fatal_signal_pending()
-    };
-    let _ = wait_on(&t.me.waker, &[&child.vfork_event], None, &fatal, || {
-        child.life().vfork_done.then_some(())
-    });
-    t.waiting_in = None;
-    Ok(pid as u64)
+    t.restartable(RestartBlock::Vfork { child: pid }, |t| {
+        let fatal = || {
+            t.freeze_point(true);
+            t.fatal_signal_pending()
+        };
+        let _ = wait_on(&t.me.waker, &[&child.vfork_event], None, &fatal, || {
+            child.life().vfork_done.then_some(())
+        });
+        Ok(pid as u64)
+    })
 }
 
 /// A new thread in the caller's process: a new host thread in the same stub, traced

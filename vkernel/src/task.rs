@@ -173,6 +173,24 @@ impl Task {
         }
     }
 
+    /// Runs `call`, a wait that `block` continues: a checkpoint taken meanwhile
+    /// records the block, so a thaw continues through restart_syscall, and so does a
+    /// signal that interrupts it when no handler runs (ERESTART_RESTARTBLOCK).
+    pub fn restartable(
+        &mut self,
+        block: RestartBlock,
+        call: impl FnOnce(&mut Task) -> syscall::SysResult,
+    ) -> syscall::SysResult {
+        self.waiting_in = Some(block);
+        let r = call(self);
+        self.waiting_in = None;
+        if r == Err(Errno::EINTR) {
+            self.restart_block = Some(block);
+            self.restart = Some(Restart::Block);
+        }
+        r
+    }
+
     /// The thread as the checkpoint records it.
     fn snapshot(&self, in_syscall: bool) -> crate::checkpoint::ThreadSnapshot {
         let (mut mask, pending) = {
@@ -268,7 +286,8 @@ impl Task {
         let ret = match syscall::dispatch(self, nr, args) {
             Ok(v) => v as i64,
             Err(e) => {
-                if e == Errno::EINTR {
+                // A call may have chosen its own rule (a socket wait with a timeout).
+                if e == Errno::EINTR && self.restart.is_none() {
                     self.restart = Some(crate::signal::restart_rule(nr));
                 }
                 -(e as i64)

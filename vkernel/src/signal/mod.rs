@@ -207,17 +207,32 @@ pub enum RestartBlock {
     /// the child's pid (a thaw resumes a parent frozen there this way, rather than
     /// issuing vfork again).
     Vfork { child: i32 },
+    /// poll(2) of `nfds` pollfds at `fds`, until `target` on CLOCK_MONOTONIC (None:
+    /// no timeout), Linux's do_restart_poll.
+    Poll {
+        fds: u64,
+        nfds: u64,
+        target: Option<std::time::Duration>,
+    },
+    /// A futex wait with a timeout, until `target` on guest clock `clock`, Linux's
+    /// futex_wait_restart.
+    Futex {
+        addr: u64,
+        val: u32,
+        bitset: u32,
+        clock: i32,
+        target: std::time::Duration,
+    },
 }
 
 /// The restart rule of an interrupted system call.
 pub fn restart_rule(nr: u64) -> Restart {
     match nr as i64 {
-        libc::SYS_poll | libc::SYS_ppoll | libc::SYS_select | libc::SYS_pselect6 => {
-            Restart::NoHandler
-        }
-        libc::SYS_nanosleep | libc::SYS_clock_nanosleep | libc::SYS_restart_syscall => {
-            Restart::Block
-        }
+        libc::SYS_ppoll | libc::SYS_select | libc::SYS_pselect6 => Restart::NoHandler,
+        libc::SYS_poll
+        | libc::SYS_nanosleep
+        | libc::SYS_clock_nanosleep
+        | libc::SYS_restart_syscall => Restart::Block,
         libc::SYS_pause
         | libc::SYS_rt_sigsuspend
         | libc::SYS_rt_sigtimedwait

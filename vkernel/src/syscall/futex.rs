@@ -1,12 +1,13 @@
 //! futex(2): decoding the operation and its timeout; the futexes live in futex.rs.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use super::time::{deadline_after, read_duration, wall_now};
 use super::SysResult;
 use crate::futex::{self, WaitSpec, BITSET_ANY};
+use crate::signal::RestartBlock;
 use crate::task::Task;
 
 const FUTEX_WAIT: u32 = 0;
@@ -30,13 +31,19 @@ pub fn futex(t: &mut Task, a: [u64; 6]) -> SysResult {
     // The fourth argument is a timeout for waits and a count for requeues.
     let val2 = a[3] as u32;
     match cmd {
-        FUTEX_WAIT => {
-            let deadline = timeout(t, a[3], false, realtime)?;
-            futex::wait(t, addr, spec(val, BITSET_ANY, deadline))
-        }
-        FUTEX_WAIT_BITSET => {
-            let deadline = timeout(t, a[3], true, realtime)?;
-            futex::wait(t, addr, spec(val, a[5] as u32, deadline))
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT {
+                BITSET_ANY
+            } else {
+                a[5] as u32
+            };
+            let clock = if realtime {
+                libc::CLOCK_REALTIME
+            } else {
+                libc::CLOCK_MONOTONIC
+            };
+            let target = timeout(t, a[3], cmd == FUTEX_WAIT_BITSET, clock)?;
+            wait_until(t, addr, val, bitset, target)
         }
         FUTEX_WAKE => futex::wake(t, addr, val, BITSET_ANY),
         FUTEX_WAKE_BITSET => futex::wake(t, addr, val, a[5] as u32),
@@ -57,22 +64,48 @@ fn spec(val: u32, bitset: u32, deadline: Option<Instant>) -> WaitSpec {
     }
 }
 
-/// A wait's timeout: relative for FUTEX_WAIT, absolute for FUTEX_WAIT_BITSET, on
-/// CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME (NULL: no timeout).
-fn timeout(t: &Task, addr: u64, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+/// A wait's timeout as (guest clock, deadline on it): absolute on `clock` for
+/// FUTEX_WAIT_BITSET; relative for FUTEX_WAIT, and then on CLOCK_MONOTONIC whatever
+/// the flags say (a relative timer is not moved by the wall clock). NULL: none.
+fn timeout(
+    t: &Task,
+    addr: u64,
+    absolute: bool,
+    clock: libc::clockid_t,
+) -> Result<Option<(libc::clockid_t, Duration)>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
     let d = read_duration(t, addr)?;
-    let clk = if realtime {
-        libc::CLOCK_REALTIME
+    Ok(Some(if absolute {
+        (clock, d)
     } else {
-        libc::CLOCK_MONOTONIC
+        let mono = libc::CLOCK_MONOTONIC;
+        (mono, wall_now(mono).saturating_add(d))
+    }))
+}
+
+/// FUTEX_WAIT(_BITSET) until `target`. A timed wait goes on to the same deadline
+/// through restart_syscall after a signal without a handler or a thaw (Linux's
+/// futex_wait_restart); an untimed one is simply issued again.
+pub(super) fn wait_until(
+    t: &mut Task,
+    addr: u64,
+    val: u32,
+    bitset: u32,
+    target: Option<(libc::clockid_t, Duration)>,
+) -> SysResult {
+    let deadline = target.map(|(clock, at)| deadline_after(at.saturating_sub(wall_now(clock))));
+    let spec = spec(val, bitset, deadline);
+    let Some((clock, target)) = target else {
+        return futex::wait(t, addr, spec);
     };
-    let left = if absolute {
-        d.saturating_sub(wall_now(clk))
-    } else {
-        d
+    let block = RestartBlock::Futex {
+        addr,
+        val,
+        bitset,
+        clock,
+        target,
     };
-    Ok(Some(deadline_after(left)))
+    t.restartable(block, |t| futex::wait(t, addr, spec))
 }

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::time::{deadline_after, wall_now};
 use super::SysResult;
 use crate::fs::event::Caller;
 use crate::fs::FileKind;
 use crate::mm::{GuestPtr, UserMem};
 use crate::sched::{block_on, WaitQueue};
+use crate::signal::RestartBlock;
 use crate::task::Task;
 
 const POLLIN: i16 = 0x1;
@@ -34,7 +36,20 @@ unsafe impl crate::mm::Pod for PollFd {}
 
 pub fn poll(t: &mut Task, a: [u64; 6]) -> SysResult {
     let timeout_ms = a[2] as i32;
-    do_poll(t, a[0], a[1], (timeout_ms >= 0).then_some(timeout_ms))
+    let target = u64::try_from(timeout_ms)
+        .ok()
+        .map(|ms| wall_now(libc::CLOCK_MONOTONIC) + Duration::from_millis(ms));
+    poll_until(t, a[0], a[1], target)
+}
+
+/// poll(2) until `target` on the guest's monotonic clock. An interrupted poll goes
+/// on here through restart_syscall with the time it has left, after a signal without
+/// a handler or a thaw (Linux's do_restart_poll).
+pub(super) fn poll_until(t: &mut Task, fds: u64, nfds: u64, target: Option<Duration>) -> SysResult {
+    let block = RestartBlock::Poll { fds, nfds, target };
+    let deadline =
+        target.map(|d| deadline_after(d.saturating_sub(wall_now(libc::CLOCK_MONOTONIC))));
+    t.restartable(block, |t| do_poll(t, fds, nfds, deadline))
 }
 
 /// ppoll: its mask argument is the sigset pointer itself, with the size in a[4].
@@ -43,9 +58,8 @@ pub fn ppoll(t: &mut Task, a: [u64; 6]) -> SysResult {
 }
 
 fn ppoll_inner(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let timeout =
-        super::time::read_timeout(t, a[2])?.map(|d| d.as_millis().min(i32::MAX as u128) as i32);
-    do_poll(t, a[0], a[1], timeout)
+    let deadline = super::time::read_timeout(t, a[2])?.map(deadline_after);
+    do_poll(t, a[0], a[1], deadline)
 }
 
 /// What we wait on for one pollfd: a fixed answer (POLLNVAL), or a file's kind, which
@@ -89,7 +103,7 @@ fn check(cur: &Caller, sources: &[(usize, Source)], fds: &mut [PollFd]) -> usize
     n
 }
 
-fn do_poll(t: &mut Task, addr: u64, n: u64, timeout_ms: Option<i32>) -> SysResult {
+fn do_poll(t: &mut Task, addr: u64, n: u64, deadline: Option<Instant>) -> SysResult {
     if n > 1024 {
         return Err(Errno::EINVAL);
     }
@@ -99,7 +113,6 @@ fn do_poll(t: &mut Task, addr: u64, n: u64, timeout_ms: Option<i32>) -> SysResul
             .map(|i| mm.read_val(GuestPtr(addr + i * 8)))
             .collect::<Result<_, _>>()?
     };
-    let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms.max(0) as u64));
     let count = poll_fds(t, &mut fds, deadline)?;
     let mut mm = t.process.mm();
     for (i, p) in fds.iter().enumerate() {
@@ -241,6 +254,8 @@ fn with_sigmask(t: &mut Task, arg: u64, f: impl FnOnce(&mut Task) -> SysResult) 
 
 /// Runs `f` with a temporary signal mask. If a signal interrupts it, the old mask
 /// returns only after delivery (like sigsuspend), so the handler runs in between.
+/// The old mask is the saved mask throughout, so a checkpoint taken during `f`
+/// records the caller's own mask for the re-issued call.
 pub(super) fn with_mask(
     t: &mut Task,
     ptr: u64,
@@ -255,10 +270,10 @@ pub(super) fn with_mask(
     }
     let tmp: u64 = t.process.mm().read_val(GuestPtr(ptr))?;
     let old = std::mem::replace(&mut t.me.signals().mask, tmp & !crate::signal::UNBLOCKABLE);
+    t.saved_mask = Some(old);
     let r = f(t);
-    if r == Err(Errno::EINTR) {
-        t.saved_mask = Some(old);
-    } else {
+    if r != Err(Errno::EINTR) {
+        t.saved_mask = None;
         t.me.signals().mask = old;
     }
     r

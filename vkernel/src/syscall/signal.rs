@@ -336,6 +336,16 @@ pub fn restart_syscall(t: &mut Task, _a: [u64; 6]) -> SysResult {
             super::time::sleep(t, clock, target, rem)
         }
         Some(RestartBlock::Vfork { child }) => crate::fork::wait_for_vfork_child(t, child),
+        Some(RestartBlock::Poll { fds, nfds, target }) => {
+            super::poll::poll_until(t, fds, nfds, target)
+        }
+        Some(RestartBlock::Futex {
+            addr,
+            val,
+            bitset,
+            clock,
+            target,
+        }) => super::futex::wait_until(t, addr, val, bitset, Some((clock, target))),
         None => Err(Errno::EINTR),
     }
 }

@@ -240,21 +240,18 @@ pub(super) fn sleep(t: &mut Task, id: i32, target: Duration, rem: u64) -> SysRes
     let Ok(clock) = clock_of(t, id) else {
         return Ok(0);
     };
-    t.waiting_in = Some(RestartBlock::Sleep {
+    let block = RestartBlock::Sleep {
         clock: id,
         target,
         rem,
-    });
-    let r = sleep_on(t, id, clock, target, rem);
-    t.waiting_in = None;
-    r
+    };
+    t.restartable(block, |t| sleep_on(t, clock, target, rem))
 }
 
 /// A wall clock is waited for in one go (and re-read, in case it was not monotonic);
-/// a CPU clock is polled as its timers are. Interrupted: remembers the deadline for
-/// restart_syscall (under the guest's clock id), writes the remaining time to `rem`
-/// and says EINTR.
-fn sleep_on(t: &mut Task, id: i32, clock: Clock, target: Duration, rem: u64) -> SysResult {
+/// a CPU clock is polled as its timers are. Interrupted: writes the remaining time to
+/// `rem` and says EINTR.
+fn sleep_on(t: &mut Task, clock: Clock, target: Duration, rem: u64) -> SysResult {
     loop {
         // A CPU clock that is gone ended the sleep (see restart_syscall).
         let Some(now) = clock_now(&t.kernel, &clock) else {
@@ -270,11 +267,6 @@ fn sleep_on(t: &mut Task, id: i32, clock: Clock, target: Duration, rem: u64) -> 
         match crate::sched::block_on(t, &[], Some(deadline_after(wait)), || None::<()>) {
             Err(Errno::ETIMEDOUT) => continue,
             Err(Errno::EINTR) => {
-                t.restart_block = Some(RestartBlock::Sleep {
-                    clock: id,
-                    target,
-                    rem,
-                });
                 if rem != 0 {
                     let now = clock_now(&t.kernel, &clock).unwrap_or(target);
                     let left = duration_timespec(target.saturating_sub(now));
