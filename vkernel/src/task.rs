@@ -55,6 +55,10 @@ impl Block for Task {
         self.signal_pending()
     }
 
+    fn freezing(&self) -> bool {
+        self.kernel.freezer.requested()
+    }
+
     fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
         Some((&self.me, &self.process))
     }
@@ -264,7 +268,8 @@ impl Task {
         let ret = match syscall::dispatch(self, nr, args) {
             Ok(v) => v as i64,
             Err(e) => {
-                if e == Errno::EINTR {
+                // A call may have chosen its own rule (a socket wait with a timeout).
+                if e == Errno::EINTR && self.restart.is_none() {
                     self.restart = Some(crate::signal::restart_rule(nr));
                 }
                 -(e as i64)
