@@ -59,6 +59,10 @@ impl Block for Task {
         self.kernel.freezer.requested() || self.signal_pending()
     }
 
+    fn freezing(&self) -> bool {
+        self.kernel.freezer.requested()
+    }
+
     fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
         Some((&self.me, &self.process))
     }
