@@ -4,11 +4,12 @@
 //! socket system calls (syscall/net.rs), the file layer and the checkpoint reach it
 //! only through that trait (socket.rs). An address family plugs in with a type that
 //! implements it, an arm in [`create`] (and [`pair`] if it has socketpair), and a
-//! variant of [`SavedSocket`] with arms in [`bare`] and [`restore`]. AF_UNIX is unix.rs; AF_INET and
-//! AF_INET6 are not there yet, so their sockets are EAFNOSUPPORT.
+//! variant of [`SavedSocket`] with arms in [`bare`] and [`restore`]. AF_UNIX is unix.rs;
+//! AF_INET and AF_INET6 (TCP and UDP on the guest's loopback) are inet/.
 
 pub mod addr;
 pub mod cmsg;
+pub mod inet;
 pub mod socket;
 pub mod unix;
 
@@ -33,6 +34,8 @@ pub fn create(family: i32, ty: i32, protocol: i32) -> Result<Arc<dyn Socket>, Er
     check_args(family, ty)?;
     match family {
         AF_UNIX => Ok(unix::UnixSocket::create(unix_type(ty)?, protocol)?),
+        inet::addr::AF_INET => inet::create(inet::addr::Family::V4, ty, protocol),
+        inet::addr::AF_INET6 => inet::create(inet::addr::Family::V6, ty, protocol),
         _ => Err(Errno::EAFNOSUPPORT),
     }
 }
@@ -45,6 +48,11 @@ pub fn pair(family: i32, ty: i32, protocol: i32, ctx: &Ctx) -> Result<[Arc<dyn S
         AF_UNIX => {
             let (a, b) = unix::UnixSocket::pair(unix_type(ty)?, protocol, ctx)?;
             Ok([a, b])
+        }
+        // Linux makes the socket, then finds that inet has no socketpair.
+        inet::addr::AF_INET | inet::addr::AF_INET6 => {
+            create(family, ty, protocol)?;
+            Err(Errno::EOPNOTSUPP)
         }
         _ => Err(Errno::EAFNOSUPPORT),
     }
@@ -85,6 +93,8 @@ pub const DEV_SOCKFS: u64 = 0x8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SavedSocket {
     Unix(unix::SavedUnix),
+    Tcp(inet::SavedTcp),
+    Udp(inet::SavedUdp),
 }
 
 /// A socket of the saved one's family and type with nothing in it yet: restore makes
@@ -93,6 +103,8 @@ pub enum SavedSocket {
 pub fn bare(saved: &SavedSocket) -> Arc<dyn Socket> {
     match saved {
         SavedSocket::Unix(u) => unix::UnixSocket::bare(u.ty),
+        SavedSocket::Tcp(t) => inet::TcpSocket::bare(t.fam),
+        SavedSocket::Udp(u) => inet::UdpSocket::bare(u.fam),
     }
 }
 
@@ -104,5 +116,6 @@ pub fn restore(
 ) -> Result<(), CkptError> {
     match saved {
         SavedSocket::Unix(u) => unix::restore(&unix::UnixSocket::of(sock.clone())?, u, ix),
+        SavedSocket::Tcp(_) | SavedSocket::Udp(_) => inet::restore(sock, saved, ix),
     }
 }

@@ -238,7 +238,9 @@ fn restore_refuses_sockets_that_name_nothing() {
         Err(e) => e.to_string(),
     };
     let mut s = good.clone();
-    let SavedSocket::Unix(u) = &mut s.sockets[0];
+    let SavedSocket::Unix(u) = &mut s.sockets[0] else {
+        panic!("an AF_UNIX socket saved as another family");
+    };
     u.peer = Some(99);
     assert!(restore_err(s).contains("socket 99"));
     let mut s = good.clone();
