@@ -84,7 +84,7 @@ twins!(tcp_mid_transfer_thawed, cc => {
 twins!(backlog_and_half_closed_thawed, cc => {
     chain(&GUESTS, "inet", cc, "pending", &[
         Stage { input: Input::NONE, stop: Some(Stop::Line(
-            "two connections in the backlog, a half-closed one over ::1; waiting")) },
+            "two connections in the backlog, one waiting, a half-closed one over ::1; waiting")) },
         Stage { input: Input::NONE, stop: None },
     ]);
 });

@@ -45,8 +45,9 @@
  * Modes for checkpoint tests (they sleep where the test checkpoints):
  *   xfer       a child streams 6 MiB over 127.0.0.1 in 1 MiB writes; the parent reads
  *              it in 64 KiB MSG_WAITALL reads with short sleeps and checks the checksum
- *   pending    a listener holds an unaccepted connection that already sent data, and
- *              a second one; a half-closed IPv6 connection holds data both ways
+ *   pending    listen(1) holds an unaccepted connection that already sent data and a
+ *              second one, and a third waits for room; a half-closed IPv6
+ *              connection holds data both ways
  *   dgrams     UDP datagrams from two senders wait in a queue; a connected UDP
  *              socket keeps its peer
  */
@@ -1305,13 +1306,16 @@ static void pending(void) {
     int l = listener_on("127.0.0.1", 1, &port_p);
     int c1 = client("127.0.0.1", port_p), c2 = client("127.0.0.1", port_p);
     CHECK(c1 >= 0 && c2 >= 0, "connect");
+    /* The backlog is full: this one waits for room (its SYN dropped). */
+    int c3 = sock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    printf("third connect: %s\n", res(connect_to(c3, "127.0.0.1", port_p)));
     CHECK(write(c1, "before accept", 13) == 13, "write");
     int c6, s6;
     conn_pair("::1", &c6, &s6);
     CHECK(write(c6, "to the server", 13) == 13 && write(s6, "to the client", 13) == 13, "write");
     CHECK(shutdown(c6, SHUT_WR) == 0, "shutdown");
     CHECK(set_int(c1, IPPROTO_TCP, TCP_NODELAY, 1) == 0 && set_int(l, SOL_SOCKET, SO_REUSEADDR, 1) == 0, "options");
-    printf("two connections in the backlog, a half-closed one over ::1; waiting\n");
+    printf("two connections in the backlog, one waiting, a half-closed one over ::1; waiting\n");
     fflush(stdout);
     vk_msleep(1000);
     printf("listener: %s, %s, SO_REUSEADDR %d\n", readiness(l), local(l), int_opt(l, SOL_SOCKET, SO_REUSEADDR));
@@ -1326,7 +1330,15 @@ static void pending(void) {
         CHECK(write(s, "reply", 5) == 5, "reply");
         close(s);
     }
+    printf("third connection after two accepts: %s\n", pollbits(revents_ms(c3, POLLOUT, 3000)));
+    int s3 = accept(l, NULL, NULL);
+    CHECK(s3 >= 0 && write(c3, "3", 1) == 1, "the third connection");
     char buf[32] = {0};
+    CHECK(read(s3, buf, sizeof buf) == 1, "read from the third");
+    printf("third connection carries '%s'\n", buf);
+    close(s3);
+    close(c3);
+    memset(buf, 0, sizeof buf);
     CHECK(vk_readn(c1, buf, 5) == 5, "read reply");
     printf("client 1 got: %s, TCP_NODELAY %d, %s\n", buf, int_opt(c1, IPPROTO_TCP, TCP_NODELAY), peer(c1));
     printf("half-closed: client %s, server %s\n", readiness(c6), readiness(s6));
