@@ -129,14 +129,18 @@ impl TcpSocket {
         Ok(sent)
     }
 
-    /// Takes (or with `peek`, copies) up to `len` bytes into `out`.
+    /// Takes (or with `peek`, copies) up to `len` bytes into `out`, a slice at a time.
     fn take(st: &mut State, out: &mut Vec<u8>, len: usize, peek: bool) {
         if peek {
             out.clear();
-            out.extend(st.rx.iter().take(len));
-        } else {
-            let n = (len - out.len()).min(st.rx.len());
-            out.extend(st.rx.drain(..n));
+        }
+        let n = (len - out.len()).min(st.rx.len());
+        let (a, b) = st.rx.as_slices();
+        let first = n.min(a.len());
+        out.extend_from_slice(&a[..first]);
+        out.extend_from_slice(&b[..n - first]);
+        if !peek {
+            st.rx.drain(..n);
         }
     }
 
