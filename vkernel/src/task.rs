@@ -13,7 +13,7 @@ use vproc::{Regs, Stop, StubThread};
 use crate::kernel::{Kernel, KernelView};
 use crate::mm::{FaultOutcome, GuestPtr, UserMem, Vmspace, SEGV_MAPERR};
 use crate::process::{CpuTimes, ExitStatus, Process, Thread};
-use crate::sched::cpuclock::{CpuBase, CpuClock};
+use crate::sched::cpuclock::{CpuBase, CpuClock, Which};
 use crate::sched::{Block, Waker};
 use crate::signal::{Restart, RestartBlock, SigInfo};
 use crate::strace;
@@ -384,15 +384,23 @@ impl Task {
     }
 
     /// execve from a thread: this task leaves its stub for a fresh one. The old stub
-    /// dies with the old StubThread; a parked leader task sees the move and ends.
+    /// dies with the old StubThread; a parked leader task sees the move and ends. The
+    /// CPU time the old stub was charged stays the process's and the thread's.
     pub fn move_to_fresh_stub(&mut self) -> Result<(), vproc::VprocError> {
         let fresh = StubSource::Fresh.take(&self.kernel)?;
+        let pid = self.process.pid;
+        let process_cpu = CpuBase::now(CpuClock::process(pid, Which::Sched), &self.process);
+        let thread_cpu = CpuBase::now(CpuClock::thread(pid, self.tid), &self.process);
         self.thread = fresh;
         self.thread.share_cpu_with_tracer();
-        let (pid, tid) = (self.thread.space().pid(), self.thread.tid());
-        self.me.stub_pid.store(pid, Ordering::SeqCst);
+        let (stub, tid) = (self.thread.space().pid(), self.thread.tid());
+        self.me.stub_pid.store(stub, Ordering::SeqCst);
         self.me.stub_tid.store(tid, Ordering::SeqCst);
-        self.process.stub_pid.store(pid, Ordering::SeqCst);
+        self.process.stub_pid.store(stub, Ordering::SeqCst);
+        // After the switch: a reading in between is a little behind, never ahead
+        // (which could fire an ITIMER_PROF early).
+        *self.process.cpu_base() = process_cpu;
+        *self.me.cpu_base() = thread_cpu;
         self.process.thread_exit.notify_all();
         Ok(())
     }
