@@ -23,6 +23,8 @@
  *             stays stopped until the parent continues it
  *   vforker   a vfork child sleeps 1.5 s before it execs, while its parent waits
  *             in vfork; the parent must get that child back, not make another
+ *   bigmem    dirties 192 MiB, says "ready", then idles (10 s at most): a guest
+ *             whose checkpoint takes a while to write
  *   forker    forks 500 short-lived children one after another, reaping each and
  *             summing their exit codes, so checkpoints land in and around fork
  *   cputime   burns 1.5 s of CPU time in two threads, reading the process and
@@ -266,6 +268,20 @@ static void vforked(void) {
     exit(4);
 }
 
+static void bigmem(void) {
+    size_t n = 192u << 20;
+    unsigned char *buf = malloc(n);
+    CHECK(buf != NULL, "malloc");
+    if (!buf)
+        return;
+    vk_fill(buf, n, 3);
+    printf("ready\n");
+    fflush(stdout);
+    for (int i = 0; i < 100; i++)
+        vk_msleep(100);
+    printf("hash %016llx\n", (unsigned long long)vk_fnv(buf, n));
+}
+
 static void forker(void) {
     long sum = 0;
     for (int i = 0; i < 500; i++) {
@@ -341,6 +357,7 @@ static const struct vk_mode modes[] = {
     {"-vforked", vforked},
     {"cputime", cputime},
     {"forker", forker},
+    {"bigmem", bigmem},
     {NULL, NULL},
 };
 
