@@ -328,10 +328,11 @@ twins!(thaw_continues_sleeps_on_the_guests_monotonic_clock, cc => {
     checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "sleeper", &[700, 1800], Duration::from_secs(1));
 });
 
-// A checkpoint in the poll, then one in the futex wait, each image resting a second:
-// both time out after their own length of guest time.
-twins!(thaw_continues_poll_and_futex_timeouts, cc => {
-    checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "timeouts", &[700, 1500], Duration::from_secs(1));
+// A checkpoint in the poll, one in the futex wait and one in epoll_wait, each image
+// resting a second: each times out after its own length of guest time.
+twins!(thaw_continues_poll_futex_and_epoll_timeouts, cc => {
+    let stops = [700, 1500, 1500];
+    checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "timeouts", &stops, Duration::from_secs(1));
 });
 
 twins!(thaw_resumes_a_parent_in_wait4_and_keeps_a_child_stopped, cc => {

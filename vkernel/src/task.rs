@@ -174,9 +174,9 @@ impl Task {
     }
 
     /// Runs `call`, a wait that `block` continues: a checkpoint taken meanwhile
-    /// records the block, so a thaw continues through restart_syscall, and so does a
-    /// signal that interrupts it when no handler runs (ERESTART_RESTARTBLOCK).
-    pub fn restartable(
+    /// records the block, so a thaw continues through restart_syscall. A signal ends
+    /// the call as it would anyway.
+    pub fn resumable(
         &mut self,
         block: RestartBlock,
         call: impl FnOnce(&mut Task) -> syscall::SysResult,
@@ -184,6 +184,17 @@ impl Task {
         self.waiting_in = Some(block);
         let r = call(self);
         self.waiting_in = None;
+        r
+    }
+
+    /// [`Task::resumable`], and a signal that interrupts the call when no handler
+    /// runs continues it through the block too (ERESTART_RESTARTBLOCK).
+    pub fn restartable(
+        &mut self,
+        block: RestartBlock,
+        call: impl FnOnce(&mut Task) -> syscall::SysResult,
+    ) -> syscall::SysResult {
+        let r = self.resumable(block, call);
         if r == Err(Errno::EINTR) {
             self.restart_block = Some(block);
             self.restart = Some(Restart::Block);
