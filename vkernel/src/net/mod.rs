@@ -1,0 +1,4 @@
+//! Networking.
+
+pub mod iface;
+pub mod netlink;
