@@ -10,6 +10,7 @@ mod host;
 mod kernel;
 mod loader;
 mod mm;
+mod net;
 mod process;
 mod sched;
 mod session;
