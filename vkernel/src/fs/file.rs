@@ -52,6 +52,8 @@ pub enum FileKind {
     TimerFd(Arc<TimerFd>),
     SignalFd(Arc<SignalFd>),
     Epoll(Arc<Epoll>),
+    /// A socket of any family (net/).
+    Socket(Arc<dyn crate::net::Socket>),
 }
 
 pub struct OpenFile {
@@ -113,6 +115,7 @@ impl OpenFile {
             FileKind::TimerFd(t) => return t.read(buf, self.nonblocking(), b),
             FileKind::SignalFd(s) => return s.read_current(buf, self.nonblocking(), b),
             FileKind::Epoll(_) => return Err(Errno::EINVAL),
+            FileKind::Socket(s) => return crate::net::file_read(&**s, buf, self.nonblocking(), b),
             _ => {}
         }
         let mut pos = self.lock_pos();
@@ -142,11 +145,12 @@ impl OpenFile {
             | FileKind::EventFd(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_)
-            | FileKind::Epoll(_) => Err(Errno::ESPIPE),
+            | FileKind::Epoll(_)
+            | FileKind::Socket(_) => Err(Errno::ESPIPE),
         }
     }
 
-    /// write(2); may sleep (pipes, terminals).
+    /// write(2); may sleep (pipes, terminals, sockets).
     pub fn write(&self, data: &[u8], b: &dyn Block) -> Result<usize, Errno> {
         if !self.writable() {
             return Err(Errno::EBADF);
@@ -159,6 +163,9 @@ impl OpenFile {
                 return tty.write(data, self.nonblocking(), b, host_fd);
             }
             FileKind::PtyMaster(tty) => return tty.master_write(data, self.nonblocking(), b),
+            FileKind::Socket(s) => {
+                return crate::net::file_write(&**s, data, self.nonblocking(), b)
+            }
             k if k.is_anon() => return Err(Errno::EINVAL),
             _ => {}
         }
@@ -197,13 +204,17 @@ impl OpenFile {
             | FileKind::EventFd(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_)
-            | FileKind::Epoll(_) => Err(Errno::ESPIPE),
+            | FileKind::Epoll(_)
+            | FileKind::Socket(_) => Err(Errno::ESPIPE),
         }
     }
 
     pub fn seekable(&self) -> bool {
         match &self.kind {
-            FileKind::Pipe { .. } | FileKind::Tty { .. } | FileKind::PtyMaster(_) => false,
+            FileKind::Pipe { .. }
+            | FileKind::Tty { .. }
+            | FileKind::PtyMaster(_)
+            | FileKind::Socket(_) => false,
             k => !k.is_anon(),
         }
     }
@@ -327,6 +338,7 @@ impl Drop for OpenFile {
             FileKind::Pipe { pipe, ends } => pipe.release(*ends),
             FileKind::Tty { tty, .. } if tty.is_pty() => tty.release_slave(),
             FileKind::PtyMaster(tty) => tty.release_master(),
+            FileKind::Socket(s) => s.release(),
             _ => {}
         }
         // flock locks belong to this open file description.
@@ -432,6 +444,7 @@ impl FileKind {
             FileKind::TimerFd(t) => t.poll(),
             FileKind::SignalFd(s) => s.poll(cur),
             FileKind::Epoll(ep) => ep.poll(cur),
+            FileKind::Socket(s) => s.poll(),
             _ => return None,
         })
     }
@@ -445,6 +458,7 @@ impl FileKind {
             FileKind::TimerFd(t) => Some(&t.wq),
             FileKind::SignalFd(_) => Some(&cur.process.signal_event),
             FileKind::Epoll(ep) => Some(&ep.wq),
+            FileKind::Socket(s) => Some(s.wait_queue()),
             _ => None,
         }
     }

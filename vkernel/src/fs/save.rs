@@ -1,12 +1,14 @@
 //! Saving the filesystem for a checkpoint, and restoring it.
 //!
-//! Inodes, open file descriptions and pipes are shared objects: two names on one inode,
+//! Inodes, open file descriptions, pipes and sockets are shared objects: two names on one inode,
 //! two fds on one description, a pipe's two ends (and a FIFO's inode). A checkpoint
 //! gives each such object an index the first time it meets it ([`FsSaver`]), and every
 //! reference becomes that index: directory entries, a directory's parent, a FIFO's
 //! pipe, a description's inode and pipe, an epoll item's file, a flock lock's owner,
-//! and (outside this module) fd tables, cwds and roots. Restoring makes one object per
-//! index, so whatever was shared is shared again.
+//! and (outside this module) fd tables, cwds and roots. Sockets name each other, open
+//! files (SCM_RIGHTS in flight) and inodes (their path names) the same way, through
+//! `net::SaveIndex`. Restoring makes one object per index, so whatever was shared is
+//! shared again.
 //!
 //! - Saved inodes are everything reachable from the root (the image's tree with every
 //!   change, /dev with its nodes and /dev/pts with the pty nodes, the /proc mount root),
@@ -41,6 +43,7 @@ use super::pipe::{Ends, Pipe, SavedPipe};
 use super::procfs::ProcNode;
 use super::tty::{Tty, TtyId};
 use super::Vfs;
+use crate::net::{self, SavedSocket, Socket};
 use crate::sched::timer::Timers;
 
 /// The filesystem as a checkpoint saves it. Indices into `inodes`, `files` and `pipes`
@@ -53,6 +56,7 @@ pub struct SavedFs {
     pub inodes: Vec<SavedInode>,
     pub files: Vec<SavedFile>,
     pub pipes: Vec<SavedPipe>,
+    pub sockets: Vec<SavedSocket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +131,8 @@ pub enum SavedKind {
     TimerFd(SavedTimerFd),
     SignalFd(SignalFdState),
     Epoll(SavedEpoll),
+    /// A socket index.
+    Socket(usize),
 }
 
 fn corrupt(what: String) -> CkptError {
@@ -134,17 +140,17 @@ fn corrupt(what: String) -> CkptError {
 }
 
 /// The identity of a shared object while the kernel runs.
-fn key<T>(a: &Arc<T>) -> usize {
-    Arc::as_ptr(a) as usize
+fn key<T: ?Sized>(a: &Arc<T>) -> usize {
+    Arc::as_ptr(a) as *const () as usize
 }
 
 /// Index of each object met so far, in the order met.
-struct Indexed<T> {
+struct Indexed<T: ?Sized> {
     all: Vec<Arc<T>>,
     ix: HashMap<usize, usize>,
 }
 
-impl<T> Default for Indexed<T> {
+impl<T: ?Sized> Default for Indexed<T> {
     fn default() -> Self {
         Indexed {
             all: Vec::new(),
@@ -153,7 +159,7 @@ impl<T> Default for Indexed<T> {
     }
 }
 
-impl<T> Indexed<T> {
+impl<T: ?Sized> Indexed<T> {
     fn index(&mut self, a: &Arc<T>) -> usize {
         *self.ix.entry(key(a)).or_insert_with(|| {
             self.all.push(a.clone());
@@ -172,6 +178,7 @@ pub struct FsSaver {
     inodes: Indexed<Inode>,
     files: Indexed<OpenFile>,
     pipes: Indexed<Pipe>,
+    sockets: Indexed<dyn Socket>,
 }
 
 impl Vfs {
@@ -183,6 +190,7 @@ impl Vfs {
             inodes: Indexed::default(),
             files: Indexed::default(),
             pipes: Indexed::default(),
+            sockets: Indexed::default(),
         };
         s.root = s.inode(&self.root);
         s.pts = s.inode(&self.pts);
@@ -199,9 +207,18 @@ impl Vfs {
         for (s, inode) in saved.inodes.iter().zip(&inodes) {
             fill_inode(s, inode, &inodes, &pipes, env.image);
         }
+        let sockets: Vec<Arc<dyn Socket>> = saved.sockets.iter().map(net::bare).collect();
         let mut files = Vec::with_capacity(saved.files.len());
         for s in &saved.files {
-            files.push(new_file(s, &inodes, &pipes, &ttys, env)?);
+            files.push(new_file(s, &inodes, &pipes, &sockets, &ttys, env)?);
+        }
+        let ix = Restored {
+            inodes: &inodes,
+            files: &files,
+            sockets: &sockets,
+        };
+        for (s, sock) in saved.sockets.iter().zip(&sockets) {
+            net::restore(sock, s, &ix)?;
         }
         for (s, f) in saved.files.iter().zip(&files) {
             if let (SavedKind::Epoll(e), FileKind::Epoll(ep)) = (&s.kind, &f.kind) {
@@ -234,13 +251,19 @@ impl FsSaver {
 
     /// Saves every indexed object and everything they lead to.
     pub fn finish(mut self) -> SavedFs {
-        let (mut inodes, mut files) = (Vec::new(), Vec::new());
-        while inodes.len() < self.inodes.all.len() || files.len() < self.files.all.len() {
+        let (mut inodes, mut files, mut sockets) = (Vec::new(), Vec::new(), Vec::new());
+        while inodes.len() < self.inodes.all.len()
+            || files.len() < self.files.all.len()
+            || sockets.len() < self.sockets.all.len()
+        {
             while let Some(i) = self.inodes.all.get(inodes.len()).cloned() {
                 inodes.push(self.save_inode(&i));
             }
             while let Some(f) = self.files.all.get(files.len()).cloned() {
                 files.push(self.save_file(&f));
+            }
+            while let Some(s) = self.sockets.all.get(sockets.len()).cloned() {
+                sockets.push(s.save(&mut self));
             }
         }
         // Locks last, once every description has its index: a flock lock of a
@@ -258,6 +281,7 @@ impl FsSaver {
             inodes,
             files,
             pipes: self.pipes.all.iter().map(|p| p.save()).collect(),
+            sockets,
         }
     }
 
@@ -320,6 +344,7 @@ impl FsSaver {
             FileKind::TimerFd(t) => SavedKind::TimerFd(t.save()),
             FileKind::SignalFd(s) => SavedKind::SignalFd(s.state()),
             FileKind::Epoll(ep) => SavedKind::Epoll(ep.save(|w| self.files.index(w))),
+            FileKind::Socket(s) => SavedKind::Socket(self.sockets.index(s)),
         };
         SavedFile {
             inode: self.inodes.index(&f.inode),
@@ -328,6 +353,47 @@ impl FsSaver {
             pos: f.pos(),
             kind,
         }
+    }
+}
+
+impl net::SaveIndex for FsSaver {
+    fn file(&mut self, f: &Arc<OpenFile>) -> usize {
+        self.files.index(f)
+    }
+
+    fn inode(&mut self, i: &Arc<Inode>) -> usize {
+        self.inodes.index(i)
+    }
+
+    fn socket(&mut self, s: &Arc<dyn Socket>) -> usize {
+        self.sockets.index(s)
+    }
+}
+
+/// Restored objects by index, for the sockets that name them.
+struct Restored<'a> {
+    inodes: &'a [Arc<Inode>],
+    files: &'a [Arc<OpenFile>],
+    sockets: &'a [Arc<dyn Socket>],
+}
+
+fn nth<T: ?Sized>(v: &[Arc<T>], i: usize, what: &str) -> Result<Arc<T>, CkptError> {
+    v.get(i)
+        .cloned()
+        .ok_or_else(|| corrupt(format!("a socket names {what} {i} of {}", v.len())))
+}
+
+impl net::RestoreIndex for Restored<'_> {
+    fn file(&self, i: usize) -> Result<Arc<OpenFile>, CkptError> {
+        nth(self.files, i, "open file")
+    }
+
+    fn inode(&self, i: usize) -> Result<Arc<Inode>, CkptError> {
+        nth(self.inodes, i, "inode")
+    }
+
+    fn socket(&self, i: usize) -> Result<Arc<dyn Socket>, CkptError> {
+        nth(self.sockets, i, "socket")
     }
 }
 
@@ -562,6 +628,9 @@ fn check_files(saved: &SavedFs, env: &RestoreEnv) -> Result<HashMap<TtyId, Arc<T
                     return Err(corrupt(format!("epoll file {i} watches open file {w}")));
                 }
             }
+            SavedKind::Socket(s) if *s >= saved.sockets.len() => {
+                return Err(corrupt(format!("open file {i} names socket {s}")));
+            }
             _ => {}
         }
     }
@@ -706,6 +775,7 @@ fn new_file(
     s: &SavedFile,
     inodes: &[Arc<Inode>],
     pipes: &[Arc<Pipe>],
+    sockets: &[Arc<dyn Socket>],
     ttys: &HashMap<TtyId, Arc<Tty>>,
     env: &RestoreEnv,
 ) -> Result<Arc<OpenFile>, CkptError> {
@@ -737,6 +807,7 @@ fn new_file(
             FileKind::SignalFd(sfd)
         }
         SavedKind::Epoll(_) => FileKind::Epoll(Epoll::new()),
+        SavedKind::Socket(i) => FileKind::Socket(sockets[*i].clone()),
     };
     Ok(OpenFile::restored(
         inodes[s.inode].clone(),

@@ -1,9 +1,35 @@
 //! The guest's network interfaces, as data: what rtnetlink dumps, the SIOCGIF*
 //! ioctls and /proc/net/dev report. Today there is the loopback interface `lo` alone
 //! (127.0.0.1/8 and ::1/128); loopback traffic never leaves the kernel.
+//!
+//! One table for the host process, like the clocks (`crate::clock`): one host
+//! process runs one kernel, and sockets are made far from any `Kernel`. Its traffic
+//! counters are guest-visible state, so a checkpoint saves them.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+
+static INTERFACES: LazyLock<Interfaces> = LazyLock::new(Interfaces::default);
+
+/// The kernel's interfaces.
+pub fn interfaces() -> &'static Interfaces {
+    &INTERFACES
+}
+
+/// Every interface's counters, by index order, as a checkpoint saves them.
+pub type SavedStats = Vec<[u64; 4]>;
+
+pub fn save() -> SavedStats {
+    INTERFACES.all().iter().map(|i| i.stats.read()).collect()
+}
+
+/// After a thaw: the counters go on from the checkpoint's.
+pub fn restore(saved: &SavedStats) {
+    for (i, s) in INTERFACES.all().iter().zip(saved) {
+        i.stats.set(*s);
+    }
+}
 
 /// IFF_UP, IFF_LOOPBACK, IFF_RUNNING, IFF_LOWER_UP.
 pub const IFF_UP: u32 = 0x1;
@@ -18,7 +44,8 @@ pub const ARPHRD_LOOPBACK: u16 = 772;
 pub const RT_SCOPE_HOST: u8 = 254;
 
 /// Traffic counters, as /proc/net/dev and IFLA_STATS show them. Whoever carries a
-/// packet (a loopback send) counts it.
+/// packet counts it; nothing crosses `lo` until AF_INET sockets exist, so today they
+/// stay at zero.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub rx_bytes: AtomicU64,
@@ -28,28 +55,24 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// A loopback transfer: the bytes leave and arrive on the same interface.
-    pub fn looped(&self, bytes: usize) {
-        let b = bytes as u64;
-        for (count, n) in [
-            (&self.tx_bytes, b),
-            (&self.rx_bytes, b),
-            (&self.tx_packets, 1),
-            (&self.rx_packets, 1),
-        ] {
-            count.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    /// (rx bytes, rx packets, tx bytes, tx packets).
-    pub fn read(&self) -> [u64; 4] {
+    fn counters(&self) -> [&AtomicU64; 4] {
         [
             &self.rx_bytes,
             &self.rx_packets,
             &self.tx_bytes,
             &self.tx_packets,
         ]
-        .map(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// (rx bytes, rx packets, tx bytes, tx packets).
+    pub fn read(&self) -> [u64; 4] {
+        self.counters().map(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, v: [u64; 4]) {
+        for (c, v) in self.counters().into_iter().zip(v) {
+            c.store(v, Ordering::Relaxed);
+        }
     }
 }
 
@@ -124,10 +147,6 @@ impl Interfaces {
         self.all.iter().find(|i| i.name.as_bytes() == name)
     }
 
-    pub fn loopback(&self) -> &Interface {
-        &self.all[0]
-    }
-
     /// /proc/net/dev.
     pub fn proc_net_dev(&self) -> String {
         let mut s = String::from(
@@ -163,9 +182,9 @@ mod tests {
     }
 
     #[test]
-    fn proc_net_dev_counts_loopback_traffic() {
+    fn proc_net_dev_shows_the_counters() {
         let ifs = Interfaces::default();
-        ifs.loopback().stats.looped(1500);
+        ifs.all()[0].stats.set([1500, 1, 1500, 1]);
         let text = ifs.proc_net_dev();
         let lo = text.lines().nth(2).expect("lo line");
         let fields: Vec<&str> = lo.split_whitespace().collect();

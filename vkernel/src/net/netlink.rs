@@ -1,308 +1,348 @@
-//! rtnetlink (NETLINK_ROUTE) as guest tools use it: busybox `ip`, and glibc's
-//! getaddrinfo, which asks for the addresses to honour AI_ADDRCONFIG. A request
-//! datagram gets its answers built from [`Interfaces`]: dumps of links
-//! (RTM_GETLINK), addresses (RTM_GETADDR) and routes (RTM_GETROUTE), one link by
-//! index, and errors as Linux gives them: EPERM for changes (the guest cannot
-//! reconfigure its network), EOPNOTSUPP for the rest.
+//! AF_NETLINK sockets of the NETLINK_ROUTE protocol: a datagram socket whose peer is
+//! the kernel. Each request datagram sent is answered at once (rtnetlink.rs) and the
+//! answers wait in the socket's queue for the reader. Other netlink protocols are
+//! EPROTONOSUPPORT. The interfaces never change, so multicast groups may be joined
+//! but never deliver anything.
 
-use std::net::IpAddr;
+use std::any::Any;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::iface::{Interface, Interfaces, RT_SCOPE_HOST};
+use ckpt::CkptError;
+use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
 
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const RTM_NEWLINK: u16 = 16;
-const RTM_GETLINK: u16 = 18;
-const RTM_NEWADDR: u16 = 20;
-const RTM_GETADDR: u16 = 22;
-const RTM_NEWROUTE: u16 = 24;
-const RTM_GETROUTE: u16 = 26;
-/// The first and last rtnetlink message types Linux knows (RTM_BASE, RTM_MAX).
-const RTM_BASE: u16 = 16;
-const RTM_MAX: u16 = 127;
+use super::iface::interfaces;
+use super::{
+    Common, Ctx, Incoming, Opts, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
+    MSG_PEEK, MSG_TRUNC,
+};
+use crate::fs::file::Readiness;
+use crate::sched::WaitQueue;
 
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_MULTI: u16 = 0x2;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP: u16 = 0x300;
+pub const AF_NETLINK: i32 = 16;
+pub const NETLINK_ROUTE: i32 = 0;
+/// SOL_NETLINK: its options are accepted and kept (none changes what we answer).
+const SOL_NETLINK: i32 = 270;
+/// sizeof(struct sockaddr_nl): family, pad, port id, groups.
+const SOCKADDR_NL: usize = 12;
 
-const AF_UNSPEC: u8 = 0;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
+/// Port ids in use, for bind's EADDRINUSE and autobind's choice.
+static PORTS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
-/// sizeof(struct nlmsghdr).
-const HDR: usize = 16;
-
-/// One message's header (struct nlmsghdr).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    pub len: u32,
-    pub ty: u16,
-    pub flags: u16,
-    pub seq: u32,
-    pub pid: u32,
+fn ports() -> MutexGuard<'static, BTreeSet<u32>> {
+    PORTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Header {
-    fn parse(b: &[u8]) -> Option<Header> {
-        let u32_at = |i: usize| Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?));
-        let u16_at = |i: usize| Some(u16::from_ne_bytes(b.get(i..i + 2)?.try_into().ok()?));
-        Some(Header {
-            len: u32_at(0)?,
-            ty: u16_at(4)?,
-            flags: u16_at(6)?,
-            seq: u32_at(8)?,
-            pid: u32_at(12)?,
-        })
+#[derive(Debug, Default)]
+struct State {
+    /// The bound port id (0: not bound yet).
+    port: u32,
+    groups: u32,
+    /// Answers not yet read, one datagram each.
+    queue: VecDeque<Vec<u8>>,
+    /// SOL_NETLINK options set, by number.
+    options: Vec<(i32, Vec<u8>)>,
+}
+
+pub struct NetlinkSocket {
+    common: Common,
+    wq: WaitQueue,
+    st: Mutex<State>,
+    /// Datagrams queued so far (what edge-triggered epoll compares).
+    ins: AtomicU64,
+}
+
+impl std::fmt::Debug for NetlinkSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NetlinkSocket(port {})", self.lock().port)
     }
 }
 
-const fn align4(n: usize) -> usize {
-    (n + 3) & !3
+/// A netlink socket as a checkpoint saves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedNetlink {
+    pub port: u32,
+    pub groups: u32,
+    pub queue: Vec<Vec<u8>>,
+    pub options: Vec<(i32, Vec<u8>)>,
+    pub opts: Opts,
 }
 
-/// A message being built: header, fixed part, then attributes (struct rtattr).
-struct Msg(Vec<u8>);
-
-impl Msg {
-    fn new(ty: u16, flags: u16, seq: u32, pid: u32, body: &[u8]) -> Msg {
-        let mut b = Vec::with_capacity(256);
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        b.extend_from_slice(&ty.to_ne_bytes());
-        b.extend_from_slice(&flags.to_ne_bytes());
-        b.extend_from_slice(&seq.to_ne_bytes());
-        b.extend_from_slice(&pid.to_ne_bytes());
-        b.extend_from_slice(body);
-        b.resize(align4(b.len()), 0);
-        Msg(b)
+/// A sockaddr_nl's (port id, groups); EINVAL when it is short or of another family.
+fn parse_addr(raw: &[u8]) -> Result<(u32, u32), Errno> {
+    let word = |i: usize| u32::from_ne_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
+    if raw.len() < SOCKADDR_NL || super::addr::family(raw)? != AF_NETLINK {
+        return Err(Errno::EINVAL);
     }
-
-    fn attr(mut self, ty: u16, payload: &[u8]) -> Msg {
-        let len = 4 + payload.len();
-        self.0.extend_from_slice(&(len as u16).to_ne_bytes());
-        self.0.extend_from_slice(&ty.to_ne_bytes());
-        self.0.extend_from_slice(payload);
-        self.0.resize(align4(self.0.len()), 0);
-        self
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        let len = self.0.len() as u32;
-        self.0[..4].copy_from_slice(&len.to_ne_bytes());
-        self.0
-    }
+    Ok((word(4), word(8)))
 }
 
-/// The answers to one request datagram, as the datagrams the requester reads.
-pub fn answer(req: &[u8], ifs: &Interfaces, port: u32) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(h) = req.get(at..).and_then(Header::parse) {
-        let len = h.len as usize;
-        let Some(body) = req.get(at + HDR..at + len).filter(|_| len >= HDR) else {
-            break;
-        };
-        if h.flags & NLM_F_REQUEST != 0 {
-            out.push(answer_one(&h, body, ifs, port));
-        }
-        at += align4(len);
-    }
-    out
-}
-
-fn answer_one(h: &Header, body: &[u8], ifs: &Interfaces, port: u32) -> Vec<u8> {
-    let dump = h.flags & NLM_F_DUMP == NLM_F_DUMP;
-    let family = body.first().copied().unwrap_or(AF_UNSPEC);
-    let reply = |msgs: Vec<Msg>| -> Vec<u8> {
-        let done = Msg::new(NLMSG_DONE, NLM_F_MULTI, h.seq, port, &0i32.to_ne_bytes());
-        msgs.into_iter()
-            .chain([done])
-            .flat_map(Msg::finish)
-            .collect()
-    };
-    match h.ty {
-        RTM_GETLINK if dump => reply(ifs.all().iter().map(|i| link(i, h, port, true)).collect()),
-        RTM_GETLINK => match link_index(body).and_then(|i| ifs.by_index(i)) {
-            Some(i) => {
-                let mut m = link(i, h, port, false).finish();
-                if h.flags & NLM_F_ACK != 0 {
-                    m.extend(error(h, port, 0));
-                }
-                m
-            }
-            None => error(h, port, -libc::ENODEV),
-        },
-        RTM_GETADDR if dump => reply(addresses(ifs, family, h, port)),
-        RTM_GETROUTE if dump => reply(routes(ifs, family, h, port)),
-        RTM_BASE..=RTM_MAX if h.ty % 4 != 2 => error(h, port, -libc::EPERM),
-        _ => error(h, port, -libc::EOPNOTSUPP),
-    }
-}
-
-/// NLMSG_ERROR: the error code and the request's header.
-fn error(h: &Header, port: u32, errno: i32) -> Vec<u8> {
-    let mut body = errno.to_ne_bytes().to_vec();
-    for w in [
-        h.len,
-        u32::from(h.ty) | u32::from(h.flags) << 16,
-        h.seq,
-        h.pid,
-    ] {
-        body.extend_from_slice(&w.to_ne_bytes());
-    }
-    Msg::new(NLMSG_ERROR, 0, h.seq, port, &body).finish()
-}
-
-/// ifi_index of a request's struct ifinfomsg.
-fn link_index(body: &[u8]) -> Option<i32> {
-    Some(i32::from_ne_bytes(body.get(4..8)?.try_into().ok()?))
-}
-
-fn cstr(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
+fn sockaddr(port: u32, groups: u32) -> Vec<u8> {
+    let mut v = (AF_NETLINK as u16).to_ne_bytes().to_vec();
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(&port.to_ne_bytes());
+    v.extend_from_slice(&groups.to_ne_bytes());
     v
 }
 
-/// RTM_NEWLINK for one interface (struct ifinfomsg, then attributes).
-fn link(i: &Interface, h: &Header, port: u32, multi: bool) -> Msg {
-    const IFLA_ADDRESS: u16 = 1;
-    const IFLA_BROADCAST: u16 = 2;
-    const IFLA_IFNAME: u16 = 3;
-    const IFLA_MTU: u16 = 4;
-    const IFLA_QDISC: u16 = 6;
-    const IFLA_STATS: u16 = 7;
-    const IFLA_TXQLEN: u16 = 13;
-    const IFLA_OPERSTATE: u16 = 16;
-    let mut body = vec![AF_UNSPEC, 0];
-    body.extend_from_slice(&i.link_type.to_ne_bytes());
-    body.extend_from_slice(&i.index.to_ne_bytes());
-    body.extend_from_slice(&i.flags.to_ne_bytes());
-    body.extend_from_slice(&0u32.to_ne_bytes());
-    let flags = if multi { NLM_F_MULTI } else { 0 };
-    // struct rtnl_link_stats: rx_packets, tx_packets, rx_bytes, tx_bytes, then zeros.
-    let [rb, rp, tb, tp] = i.stats.read();
-    let mut stats = [0u32; 24];
-    stats[..4].copy_from_slice(&[rp, tp, rb, tb].map(|v| v as u32));
-    let stats: Vec<u8> = stats.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    Msg::new(RTM_NEWLINK, flags, h.seq, port, &body)
-        .attr(IFLA_IFNAME, &cstr(i.name))
-        .attr(IFLA_TXQLEN, &1000u32.to_ne_bytes())
-        // IF_OPER_UNKNOWN, what loopback reports.
-        .attr(IFLA_OPERSTATE, &[0])
-        .attr(IFLA_MTU, &i.mtu.to_ne_bytes())
-        .attr(IFLA_QDISC, &cstr("noqueue"))
-        .attr(IFLA_ADDRESS, &i.hwaddr)
-        .attr(IFLA_BROADCAST, &i.hwaddr)
-        .attr(IFLA_STATS, &stats)
+impl NetlinkSocket {
+    /// socket(AF_NETLINK, SOCK_RAW or SOCK_DGRAM, protocol).
+    pub fn create(ty: i32, protocol: i32) -> Result<Arc<NetlinkSocket>, Errno> {
+        if !matches!(ty, 2 | 3) {
+            return Err(Errno::ESOCKTNOSUPPORT);
+        }
+        if protocol != NETLINK_ROUTE {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        Ok(Self::bare())
+    }
+
+    /// A fresh socket (a thaw's, before `restore` fills it in).
+    pub fn bare() -> Arc<NetlinkSocket> {
+        Arc::new(NetlinkSocket {
+            common: Common::default(),
+            wq: WaitQueue::default(),
+            st: Mutex::new(State::default()),
+            ins: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Linux's netlink_autobind: the caller's pid if it is free, else a negative id.
+    fn autobind(&self, pid: i32) {
+        let mut st = self.lock();
+        if st.port != 0 {
+            return;
+        }
+        let mut used = ports();
+        let mut port = pid as u32;
+        let mut next = u32::MAX - 4096;
+        while port == 0 || used.contains(&port) {
+            port = next;
+            next -= 1;
+        }
+        used.insert(port);
+        st.port = port;
+    }
+
+    pub fn of(s: Arc<dyn Socket>) -> Result<Arc<NetlinkSocket>, CkptError> {
+        s.as_any()
+            .downcast::<NetlinkSocket>()
+            .map_err(|_| CkptError::Decode("names a socket of another family".into()))
+    }
+
+    pub fn restore(&self, s: &SavedNetlink) -> Result<(), CkptError> {
+        if s.port != 0 && !ports().insert(s.port) {
+            return Err(CkptError::Decode(format!("netlink port {} twice", s.port)));
+        }
+        let mut st = self.lock();
+        st.port = s.port;
+        st.groups = s.groups;
+        st.queue = s.queue.iter().cloned().collect();
+        st.options = s.options.clone();
+        self.common.restore(s.opts.clone());
+        Ok(())
+    }
 }
 
-/// RTM_NEWADDR for every address of `family` (AF_UNSPEC: all).
-fn addresses(ifs: &Interfaces, family: u8, h: &Header, port: u32) -> Vec<Msg> {
-    let mut out = Vec::new();
-    for i in ifs.all() {
-        for (addr, prefix) in [(IpAddr::V4(i.v4.0), i.v4.1), (IpAddr::V6(i.v6.0), i.v6.1)] {
-            let fam = if addr.is_ipv4() { AF_INET } else { AF_INET6 };
-            if family == AF_UNSPEC || family == fam {
-                out.push(address(i, addr, prefix, h, port));
+impl Socket for NetlinkSocket {
+    fn family(&self) -> i32 {
+        AF_NETLINK
+    }
+
+    fn sock_type(&self) -> SockType {
+        SockType::Dgram
+    }
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
+    fn bind(&self, raw: &[u8], ctx: &Ctx) -> Result<(), Errno> {
+        let (port, groups) = parse_addr(raw)?;
+        if port == 0 {
+            self.autobind(ctx.pid);
+        } else {
+            let mut st = self.lock();
+            if st.port != port {
+                if st.port != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                if !ports().insert(port) {
+                    return Err(Errno::EADDRINUSE);
+                }
+                st.port = port;
             }
         }
+        self.lock().groups = groups;
+        Ok(())
     }
-    out
-}
 
-fn ip_bytes(a: IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(v) => v.octets().to_vec(),
-        IpAddr::V6(v) => v.octets().to_vec(),
+    fn listen(&self, _: u32, _: &Ctx) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
     }
-}
 
-fn address(i: &Interface, addr: IpAddr, prefix: u8, h: &Header, port: u32) -> Msg {
-    const IFA_ADDRESS: u16 = 1;
-    const IFA_LOCAL: u16 = 2;
-    const IFA_LABEL: u16 = 3;
-    const IFA_CACHEINFO: u16 = 6;
-    const IFA_FLAGS: u16 = 8;
-    const IFA_F_PERMANENT: u32 = 0x80;
-    let fam = if addr.is_ipv4() { AF_INET } else { AF_INET6 };
-    let mut body = vec![fam, prefix, IFA_F_PERMANENT as u8, i.scope];
-    body.extend_from_slice(&i.index.to_ne_bytes());
-    // Preferred and valid lifetimes for ever, no timestamps.
-    let cache: Vec<u8> = [u32::MAX, u32::MAX, 0, 0]
-        .iter()
-        .flat_map(|v| v.to_ne_bytes())
-        .collect();
-    let m =
-        Msg::new(RTM_NEWADDR, NLM_F_MULTI, h.seq, port, &body).attr(IFA_ADDRESS, &ip_bytes(addr));
-    let m = if addr.is_ipv4() {
-        m.attr(IFA_LOCAL, &ip_bytes(addr))
-            .attr(IFA_LABEL, &cstr(i.name))
-    } else {
-        m
-    };
-    m.attr(IFA_FLAGS, &IFA_F_PERMANENT.to_ne_bytes())
-        .attr(IFA_CACHEINFO, &cache)
-}
+    fn accept(&self, _: &Wait) -> Result<Arc<dyn Socket>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 
-/// The routes Linux has for these interfaces: each IPv4 network in the local table
-/// (scope host for loopback), each IPv6 address's prefix in the main table.
-fn routes(ifs: &Interfaces, family: u8, h: &Header, port: u32) -> Vec<Msg> {
-    let mut out = Vec::new();
-    for i in ifs.all() {
-        if family != AF_INET6 {
-            out.push(route(i, IpAddr::V4(i.v4.0), i.v4.1, h, port));
+    /// Only the kernel (port 0) can be the peer: nothing in the guest answers.
+    fn connect(&self, raw: &[u8], ctx: &Ctx, _: &Wait) -> Result<(), Errno> {
+        if parse_addr(raw)?.0 != 0 {
+            return Err(Errno::ECONNREFUSED);
         }
-        if family != AF_INET {
-            out.push(route(i, IpAddr::V6(i.v6.0), i.v6.1, h, port));
+        self.autobind(ctx.pid);
+        Ok(())
+    }
+
+    fn send(&self, msg: Outgoing, ctx: &Ctx, _: &Wait) -> Result<usize, Errno> {
+        if let Some(to) = msg.to {
+            if parse_addr(to)?.0 != 0 {
+                return Err(Errno::ECONNREFUSED);
+            }
+        }
+        self.autobind(ctx.pid);
+        let answers = super::rtnetlink::answer(msg.data, interfaces(), self.lock().port);
+        if !answers.is_empty() {
+            let n = answers.len() as u64;
+            self.lock().queue.extend(answers);
+            self.ins.fetch_add(n, Ordering::SeqCst);
+            self.wq.notify_all();
+        }
+        Ok(msg.data.len())
+    }
+
+    fn recv(&self, len: usize, flags: u32, w: &Wait) -> Result<Incoming, Errno> {
+        let data = w.until(&[&self.wq], false, || {
+            let mut st = self.lock();
+            if flags & MSG_PEEK != 0 {
+                st.queue.front().cloned()
+            } else {
+                st.queue.pop_front()
+            }
+        })?;
+        let full = data.len();
+        let mut inc = Incoming {
+            data,
+            from: Some(sockaddr(0, 0)),
+            creds: Some(Ucred {
+                pid: 0,
+                uid: 0,
+                gid: 0,
+            }),
+            ..Default::default()
+        };
+        if full > len {
+            inc.data.truncate(len);
+            inc.flags |= MSG_TRUNC;
+        }
+        inc.len = if flags & MSG_TRUNC != 0 {
+            full
+        } else {
+            inc.data.len()
+        };
+        Ok(inc)
+    }
+
+    fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        if !(0..=2).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> Vec<u8> {
+        let st = self.lock();
+        sockaddr(st.port, st.groups)
+    }
+
+    fn peer_name(&self) -> Result<Vec<u8>, Errno> {
+        Ok(sockaddr(0, 0))
+    }
+
+    fn peer_cred(&self) -> Option<Ucred> {
+        None
+    }
+
+    fn listening(&self) -> bool {
+        false
+    }
+
+    fn take_error(&self) -> i32 {
+        0
+    }
+
+    fn queued(&self) -> Result<usize, Errno> {
+        Ok(self.lock().queue.front().map_or(0, Vec::len))
+    }
+
+    fn unsent(&self) -> usize {
+        0
+    }
+
+    fn poll(&self) -> Readiness {
+        const POLLIN: u32 = 0x1;
+        const POLLOUT: u32 = 0x4;
+        const POLLRDNORM: u32 = 0x40;
+        const POLLWRNORM: u32 = 0x100;
+        let readable = !self.lock().queue.is_empty();
+        let input = if readable { POLLIN | POLLRDNORM } else { 0 };
+        Readiness {
+            mask: input | POLLOUT | POLLWRNORM,
+            ins: self.ins.load(Ordering::SeqCst),
+            outs: 0,
         }
     }
-    out
-}
 
-fn route(i: &Interface, addr: IpAddr, prefix: u8, h: &Header, port: u32) -> Msg {
-    const RTA_DST: u16 = 1;
-    const RTA_OIF: u16 = 4;
-    const RTA_PRIORITY: u16 = 6;
-    const RTA_PREFSRC: u16 = 7;
-    const RTA_TABLE: u16 = 15;
-    const RT_TABLE_MAIN: u8 = 254;
-    const RT_TABLE_LOCAL: u8 = 255;
-    const RTPROT_KERNEL: u8 = 2;
-    const RTN_UNICAST: u8 = 1;
-    const RTN_LOCAL: u8 = 2;
-    let v4 = addr.is_ipv4();
-    let (fam, table, scope, ty) = if v4 {
-        (AF_INET, RT_TABLE_LOCAL, RT_SCOPE_HOST, RTN_LOCAL)
-    } else {
-        (AF_INET6, RT_TABLE_MAIN, 0, RTN_UNICAST)
-    };
-    let dst = match addr {
-        IpAddr::V4(a) => IpAddr::V4((u32::from(a) & u32::from(i.netmask())).into()),
-        v6 => v6,
-    };
-    let body = [
-        fam,
-        prefix,
-        0,
-        0,
-        table,
-        RTPROT_KERNEL,
-        scope,
-        ty,
-        0,
-        0,
-        0,
-        0,
-    ];
-    let m = Msg::new(RTM_NEWROUTE, NLM_F_MULTI, h.seq, port, &body)
-        .attr(RTA_TABLE, &u32::from(table).to_ne_bytes())
-        .attr(RTA_DST, &ip_bytes(dst))
-        .attr(RTA_OIF, &i.index.to_ne_bytes());
-    if v4 {
-        m.attr(RTA_PREFSRC, &ip_bytes(addr))
-    } else {
-        m.attr(RTA_PRIORITY, &256u32.to_ne_bytes())
+    fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
+    fn release(&self) {
+        let port = std::mem::take(&mut self.lock().port);
+        ports().remove(&port);
+    }
+
+    fn save(&self, _: &mut dyn SaveIndex) -> SavedSocket {
+        let st = self.lock();
+        SavedSocket::Netlink(SavedNetlink {
+            port: st.port,
+            groups: st.groups,
+            queue: st.queue.iter().cloned().collect(),
+            options: st.options.clone(),
+            opts: self.common.opts().clone(),
+        })
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn setsockopt(&self, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        if level != SOL_NETLINK {
+            return Err(Errno::ENOPROTOOPT);
+        }
+        if val.len() < 4 {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.lock();
+        st.options.retain(|(n, _)| *n != name);
+        st.options.push((name, val[..4].to_vec()));
+        Ok(())
+    }
+
+    fn getsockopt(&self, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+        if level != SOL_NETLINK {
+            return Err(Errno::ENOPROTOOPT);
+        }
+        let st = self.lock();
+        let val = st.options.iter().find(|(n, _)| *n == name);
+        Ok(val.map_or_else(|| 0i32.to_ne_bytes().to_vec(), |(_, v)| v.clone()))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::fs::{
 use crate::mm::{as_bytes, GuestPtr, UserMem};
 use crate::task::Task;
 
-const AT_FDCWD: i32 = -100;
+pub(super) const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
 const AT_REMOVEDIR: u32 = 0x200;
 const AT_SYMLINK_FOLLOW: u32 = 0x400;
@@ -29,7 +29,7 @@ const O_NOFOLLOW: u32 = 0o400000;
 const O_CLOEXEC: u32 = 0o2000000;
 const FD_CLOEXEC: u64 = 1;
 /// Largest single read or write (Linux's MAX_RW_COUNT).
-const MAX_RW: usize = 0x7fff_f000;
+pub(super) const MAX_RW: usize = 0x7fff_f000;
 /// Bytes moved per chunk, so a huge read never needs a huge kernel buffer.
 const CHUNK: usize = 1 << 20;
 const IOV_MAX: u64 = 1024;
@@ -59,7 +59,7 @@ fn with_walk<R>(
 }
 
 /// Resolves `path` relative to `dirfd` (AT_EMPTY_PATH: the dirfd itself).
-fn resolve_at(
+pub(super) fn resolve_at(
     t: &Task,
     dirfd: i32,
     path: &[u8],
@@ -83,7 +83,11 @@ fn resolve_at(
     })
 }
 
-fn resolve_parent_at(t: &Task, dirfd: i32, path: &[u8]) -> Result<(Arc<Inode>, Vec<u8>), Errno> {
+pub(super) fn resolve_parent_at(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+) -> Result<(Arc<Inode>, Vec<u8>), Errno> {
     with_walk(t, dirfd, |w, start| w.resolve_parent(start, path))
 }
 
@@ -128,6 +132,9 @@ fn file(t: &Task, fd: u64) -> Result<Arc<OpenFile>, Errno> {
 
 pub fn read(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    if let FileKind::Socket(s) = &f.kind {
+        return super::net::read_iov(t, &f, &**s, &[(a[1], a[2] as usize)]);
+    }
     super::tty::job_control(t, &f, false)?;
     read_into(t, a[1], a[2] as usize, |buf| f.read(buf, t))
 }
@@ -208,6 +215,9 @@ fn write_from(
 
 pub fn write(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    if let FileKind::Socket(s) = &f.kind {
+        return super::net::write_iov(t, &f, &**s, &[(a[1], a[2] as usize)]);
+    }
     super::tty::job_control(t, &f, true)?;
     write_from(t, a[1], a[2] as usize, |buf| f.write(buf, t))
 }
@@ -277,7 +287,7 @@ pub fn pipe2(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-fn iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<libc::iovec>, Errno> {
+pub(super) fn iovecs(t: &Task, addr: u64, count: u64) -> Result<Vec<libc::iovec>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -312,6 +322,10 @@ fn vectored(
 
 pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    if let FileKind::Socket(s) = &f.kind {
+        let iov = super::net::iov_list(t, a[1], a[2])?;
+        return super::net::read_iov(t, &f, &**s, &iov);
+    }
     super::tty::job_control(t, &f, false)?;
     vectored(t, a[1], a[2], |base, len| {
         read_into(t, base, len, |b| f.read(b, t))
@@ -320,6 +334,10 @@ pub fn readv(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 pub fn writev(t: &mut Task, a: [u64; 6]) -> SysResult {
     let f = file(t, a[0])?;
+    if let FileKind::Socket(s) = &f.kind {
+        let iov = super::net::iov_list(t, a[1], a[2])?;
+        return super::net::write_iov(t, &f, &**s, &iov);
+    }
     super::tty::job_control(t, &f, true)?;
     vectored(t, a[1], a[2], |base, len| {
         write_from(t, base, len, |b| f.write(b, t))
@@ -444,8 +462,7 @@ fn file_kind(t: &Task, inode: &Arc<Inode>, flags: u32) -> Result<FileKind, Errno
                 None => FileKind::Device(Device::from_rdev(rdev)?),
             }
         }
-        S_IFBLK => return Err(Errno::ENXIO),
-        // Sockets arrive with the networking work.
+        // Block devices, and socket nodes (connect reaches those): ENXIO, as Linux.
         _ => return Err(Errno::ENXIO),
     })
 }
@@ -570,8 +587,9 @@ pub fn getdents64(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(out.len() as u64)
 }
 
-/// ioctl: the generic requests on any file, FIONREAD on pipes, and the terminal
-/// ioctls on the console and pseudo-terminals (syscall/tty.rs).
+/// ioctl: the generic requests on any file, FIONREAD on pipes, the terminal ioctls
+/// on the console and pseudo-terminals (syscall/tty.rs), SIOCINQ and SIOCOUTQ on
+/// sockets (syscall/net.rs).
 pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
     let fd = fd_arg(a[0]);
     let f = file(t, a[0])?;
@@ -600,6 +618,7 @@ pub fn ioctl(t: &mut Task, a: [u64; 6]) -> SysResult {
         }
         FileKind::Tty { tty, .. } => super::tty::ioctl(t, &f, tty, false, req, arg),
         FileKind::PtyMaster(tty) => super::tty::ioctl(t, &f, tty, true, req, arg),
+        FileKind::Socket(s) => super::net::ioctl(t, &**s, req, arg),
         _ => Err(Errno::ENOTTY),
     }
 }

@@ -8,6 +8,8 @@ mod info;
 mod itimer;
 mod lock;
 mod mm;
+mod net;
+mod netdev;
 mod poll;
 mod prctl;
 mod process;
@@ -206,6 +208,24 @@ pub fn dispatch(t: &mut Task, nr: u64, a: [u64; 6]) -> SysResult {
         SYS_timer_getoverrun => itimer::timer_getoverrun(t, a),
         SYS_timer_delete => itimer::timer_delete(t, a),
         SYS_clock_nanosleep => time::clock_nanosleep(t, a),
+        SYS_socket => net::socket(t, a),
+        SYS_socketpair => net::socketpair(t, a),
+        SYS_bind => net::bind(t, a),
+        SYS_listen => net::listen(t, a),
+        SYS_accept => net::accept(t, a),
+        SYS_accept4 => net::accept4(t, a),
+        SYS_connect => net::connect(t, a),
+        SYS_getsockname => net::getsockname(t, a),
+        SYS_getpeername => net::getpeername(t, a),
+        SYS_sendto => net::sendto(t, a),
+        SYS_recvfrom => net::recvfrom(t, a),
+        SYS_sendmsg => net::sendmsg(t, a),
+        SYS_recvmsg => net::recvmsg(t, a),
+        SYS_sendmmsg => net::sendmmsg(t, a),
+        SYS_recvmmsg => net::recvmmsg(t, a),
+        SYS_shutdown => net::shutdown(t, a),
+        SYS_setsockopt => net::setsockopt(t, a),
+        SYS_getsockopt => net::getsockopt(t, a),
         SYS_rt_sigaction => signal::rt_sigaction(t, a),
         SYS_rt_sigprocmask => signal::rt_sigprocmask(t, a),
         SYS_sigaltstack => signal::sigaltstack(t, a),

@@ -1,132 +1,130 @@
 use super::*;
+use crate::sched::testing::Idle;
 
-/// A request as a tool sends it: header, then the family byte (struct rtgenmsg) or
-/// a struct ifinfomsg.
-fn request(ty: u16, flags: u16, body: &[u8]) -> Vec<u8> {
-    Msg::new(ty, flags | NLM_F_REQUEST, 42, 0, body).finish()
-}
+struct NoPaths;
 
-/// Splits a datagram into (header, body) pairs, checking lengths and alignment.
-fn messages(d: &[u8]) -> Vec<(Header, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < d.len() {
-        let h = Header::parse(&d[at..]).expect("header");
-        let len = h.len as usize;
-        assert!(
-            len >= HDR && at + len <= d.len(),
-            "message length {len} at {at}"
-        );
-        out.push((h, d[at + HDR..at + len].to_vec()));
-        at += align4(len);
+impl super::super::Paths for NoPaths {
+    fn make_node(&self, _: &[u8]) -> Result<Arc<crate::fs::inode::Inode>, Errno> {
+        Err(Errno::EINVAL)
     }
-    assert_eq!(at, d.len());
-    out
-}
-
-/// The attributes after a fixed part of `skip` bytes, as (type, payload).
-fn attrs(body: &[u8], skip: usize) -> Vec<(u16, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut at = skip;
-    while at + 4 <= body.len() {
-        let len = u16::from_ne_bytes([body[at], body[at + 1]]) as usize;
-        let ty = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
-        assert!(len >= 4 && at + len <= body.len());
-        out.push((ty, body[at + 4..at + len].to_vec()));
-        at += align4(len);
+    fn remove_node(&self, _: &[u8]) {}
+    fn find(&self, _: &[u8]) -> Result<Arc<crate::fs::inode::Inode>, Errno> {
+        Err(Errno::EINVAL)
     }
-    out
 }
 
-fn attr(list: &[(u16, Vec<u8>)], ty: u16) -> Vec<u8> {
-    list.iter()
-        .find(|(t, _)| *t == ty)
-        .expect("attribute")
-        .1
-        .clone()
+fn ctx(pid: i32) -> Ctx<'static> {
+    Ctx {
+        pid,
+        cred: crate::fs::Cred::ROOT,
+        paths: &NoPaths,
+    }
 }
 
-#[test]
-fn a_link_dump_lists_lo_then_done() {
-    let ifs = Interfaces::default();
-    let out = answer(&request(RTM_GETLINK, NLM_F_DUMP, &[AF_UNSPEC]), &ifs, 77);
-    assert_eq!(out.len(), 1, "one datagram per request");
-    let msgs = messages(&out[0]);
-    assert_eq!(msgs.len(), 2);
-    let (h, body) = &msgs[0];
-    assert_eq!(
-        (h.ty, h.flags, h.seq, h.pid),
-        (RTM_NEWLINK, NLM_F_MULTI, 42, 77)
-    );
-    assert_eq!(link_index(body), Some(1));
-    let a = attrs(body, 16);
-    assert_eq!(attr(&a, 3), b"lo\0");
-    assert_eq!(attr(&a, 4), 65536u32.to_ne_bytes());
-    assert_eq!(msgs[1].0.ty, NLMSG_DONE);
+/// An RTM_GETADDR dump request, as glibc sends it.
+fn getaddr() -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&20u32.to_ne_bytes());
+    m.extend_from_slice(&22u16.to_ne_bytes());
+    m.extend_from_slice(&0x301u16.to_ne_bytes());
+    m.extend_from_slice(&[7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    m
 }
 
-#[test]
-fn an_address_dump_gives_both_families_or_the_one_asked_for() {
-    let ifs = Interfaces::default();
-    let dump = |fam| messages(&answer(&request(RTM_GETADDR, NLM_F_DUMP, &[fam]), &ifs, 1)[0]);
-    let all = dump(AF_UNSPEC);
-    assert_eq!(all.len(), 3);
-    let (h, v4) = &all[0];
-    assert_eq!(h.ty, RTM_NEWADDR);
-    assert_eq!(&v4[..4], &[AF_INET, 8, 0x80, RT_SCOPE_HOST]);
-    let a = attrs(v4, 8);
-    assert_eq!(attr(&a, 1), [127, 0, 0, 1]);
-    assert_eq!(attr(&a, 3), b"lo\0");
-    assert_eq!(all[1].1[0], AF_INET6);
-    assert_eq!(
-        attr(&attrs(&all[1].1, 8), 1),
-        std::net::Ipv6Addr::LOCALHOST.octets()
-    );
-    assert_eq!(dump(AF_INET6).len(), 2);
-    assert_eq!(dump(AF_INET6)[0].1[0], AF_INET6);
-}
-
-#[test]
-fn routes_name_the_loopback_networks() {
-    let ifs = Interfaces::default();
-    let msgs = messages(&answer(&request(RTM_GETROUTE, NLM_F_DUMP, &[AF_INET]), &ifs, 1)[0]);
-    assert_eq!(msgs.len(), 2);
-    let a = attrs(&msgs[0].1, 12);
-    assert_eq!(attr(&a, 1), [127, 0, 0, 0]);
-    assert_eq!(attr(&a, 7), [127, 0, 0, 1]);
-    assert_eq!(msgs[0].1[4], 255, "the local table");
-}
-
-#[test]
-fn one_link_by_index_with_an_ack_and_errors_as_linux() {
-    let ifs = Interfaces::default();
-    let mut ifinfo = vec![0u8; 16];
-    ifinfo[4..8].copy_from_slice(&1i32.to_ne_bytes());
-    let msgs = messages(&answer(&request(RTM_GETLINK, NLM_F_ACK, &ifinfo), &ifs, 5)[0]);
-    assert_eq!(msgs.len(), 2);
-    assert_eq!((msgs[0].0.ty, msgs[0].0.flags), (RTM_NEWLINK, 0));
-    assert_eq!(
-        (msgs[1].0.ty, &msgs[1].1[..4]),
-        (NLMSG_ERROR, &0i32.to_ne_bytes()[..])
-    );
-    let err_of = |ty, body: &[u8]| {
-        let msgs = messages(&answer(&request(ty, 0, body), &ifs, 5)[0]);
-        assert_eq!(msgs[0].0.ty, NLMSG_ERROR);
-        i32::from_ne_bytes(msgs[0].1[..4].try_into().unwrap())
+fn send(s: &NetlinkSocket, pid: i32, data: &[u8]) -> Result<usize, Errno> {
+    let idle = Idle::new();
+    let msg = Outgoing {
+        data,
+        ..Default::default()
     };
-    ifinfo[4..8].copy_from_slice(&9i32.to_ne_bytes());
-    assert_eq!(err_of(RTM_GETLINK, &ifinfo), -libc::ENODEV);
-    assert_eq!(err_of(RTM_NEWADDR, &[AF_INET; 8]), -libc::EPERM);
-    assert_eq!(err_of(30, &[0; 12]), -libc::EOPNOTSUPP, "RTM_GETNEIGH");
+    s.send(msg, &ctx(pid), &Wait::new(&idle, true, None))
+}
+
+fn recv(s: &NetlinkSocket, len: usize, flags: u32) -> Result<Incoming, Errno> {
+    let idle = Idle::new();
+    s.recv(len, flags, &Wait::new(&idle, true, None))
 }
 
 #[test]
-fn garbage_and_replies_get_no_answer() {
-    let ifs = Interfaces::default();
-    assert!(answer(&[1, 2, 3], &ifs, 1).is_empty());
-    let mut short = request(RTM_GETLINK, NLM_F_DUMP, &[0]);
-    short[..4].copy_from_slice(&8u32.to_ne_bytes());
-    assert!(answer(&short, &ifs, 1).is_empty());
-    let not_a_request = Msg::new(RTM_GETLINK, NLM_F_DUMP, 1, 0, &[0]).finish();
-    assert!(answer(&not_a_request, &ifs, 1).is_empty());
+fn only_route_sockets_of_datagram_types_exist() {
+    assert!(NetlinkSocket::create(3, NETLINK_ROUTE).is_ok());
+    assert!(NetlinkSocket::create(2, NETLINK_ROUTE).is_ok());
+    assert_eq!(
+        NetlinkSocket::create(1, 0).err(),
+        Some(Errno::ESOCKTNOSUPPORT)
+    );
+    assert_eq!(
+        NetlinkSocket::create(3, 9).err(),
+        Some(Errno::EPROTONOSUPPORT)
+    );
+}
+
+#[test]
+fn a_request_is_answered_in_the_queue_and_read_once() {
+    let s = NetlinkSocket::create(3, NETLINK_ROUTE).unwrap();
+    assert_eq!(recv(&s, 100, 0).err(), Some(Errno::EAGAIN));
+    assert_eq!(send(&s, 4242, &getaddr()), Ok(20));
+    assert_eq!(s.name(), sockaddr(4242, 0), "autobound to the pid");
+    assert_ne!(s.poll().mask & 1, 0);
+    let peek = recv(&s, 8, MSG_PEEK | MSG_TRUNC).unwrap();
+    assert!(peek.len > 8 && peek.flags & MSG_TRUNC != 0);
+    let got = recv(&s, 65536, 0).unwrap();
+    assert_eq!(got.len, peek.len);
+    assert_eq!(got.from, Some(sockaddr(0, 0)));
+    assert_eq!(recv(&s, 100, 0).err(), Some(Errno::EAGAIN));
+    s.release();
+}
+
+#[test]
+fn ports_are_unique_and_freed_on_release() {
+    let a = NetlinkSocket::create(3, NETLINK_ROUTE).unwrap();
+    let b = NetlinkSocket::create(3, NETLINK_ROUTE).unwrap();
+    assert_eq!(a.bind(&sockaddr(9001, 0), &ctx(1)), Ok(()));
+    assert_eq!(b.bind(&sockaddr(9001, 0), &ctx(1)), Err(Errno::EADDRINUSE));
+    assert_eq!(b.bind(&[16, 0, 0], &ctx(1)), Err(Errno::EINVAL));
+    // Autobind with a pid whose port is taken falls back to another id.
+    send(&b, 9001, &getaddr()).unwrap();
+    assert_ne!(b.name(), sockaddr(9001, 0));
+    a.release();
+    let c = NetlinkSocket::create(3, NETLINK_ROUTE).unwrap();
+    assert_eq!(c.bind(&sockaddr(9001, 0), &ctx(1)), Ok(()));
+    b.release();
+    c.release();
+}
+
+#[test]
+fn a_socket_round_trips_with_its_queue_and_options() {
+    let s = NetlinkSocket::create(3, NETLINK_ROUTE).unwrap();
+    s.bind(&sockaddr(7007, 1), &ctx(1)).unwrap();
+    s.setsockopt(SOL_NETLINK, 11, &1i32.to_ne_bytes()).unwrap();
+    send(&s, 1, &getaddr()).unwrap();
+    let SavedSocket::Netlink(saved) = s.save(&mut NoIndex) else {
+        panic!("a netlink socket saves as one");
+    };
+    let back: SavedNetlink = ckpt::decode(&ckpt::encode(&saved).unwrap()).unwrap();
+    assert_eq!(back, saved);
+    s.release();
+    let t = NetlinkSocket::bare();
+    t.restore(&back).unwrap();
+    assert_eq!(t.name(), sockaddr(7007, 1));
+    assert_eq!(
+        t.getsockopt(SOL_NETLINK, 11),
+        Ok(1i32.to_ne_bytes().to_vec())
+    );
+    assert!(recv(&t, 65536, 0).unwrap().len > 0);
+    t.release();
+}
+
+struct NoIndex;
+
+impl SaveIndex for NoIndex {
+    fn file(&mut self, _: &Arc<crate::fs::OpenFile>) -> usize {
+        unreachable!()
+    }
+    fn inode(&mut self, _: &Arc<crate::fs::inode::Inode>) -> usize {
+        unreachable!()
+    }
+    fn socket(&mut self, _: &Arc<dyn Socket>) -> usize {
+        unreachable!()
+    }
 }
