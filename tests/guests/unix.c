@@ -42,6 +42,8 @@
  *              accept interrupted by a signal: EINTR, restarted with SA_RESTART, EINTR
  *              with SA_RESTART when SO_RCVTIMEO is set; O_NONBLOCK, FIONBIO,
  *              MSG_DONTWAIT; sendmmsg and recvmmsg
+ *   flood      connections until EMFILE (RLIMIT_NOFILE 512 natively; vkernel keeps
+ *              1024), then every waiting one accepted
  *   errors     bad families, types, protocols, flags, address lengths; ENOTSOCK,
  *              EBADF, EINVAL, EOPNOTSUPP, EMSGSIZE; open() of a socket node is ENXIO;
  *              AF_INET is a "value" line (vkernel has no AF_INET yet)
@@ -390,6 +392,8 @@ static void abstract(void) {
 
 static int nb_connect(const struct sockaddr_un *a, socklen_t len) {
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -1;
     if (connect(s, (const struct sockaddr *)a, len) == 0)
         return s;
     int e = errno;
@@ -1341,12 +1345,44 @@ static void blocked(void) {
     vk_rmtree(dir);
 }
 
+/* Connections until the descriptor table is full: EMFILE for the next connect and
+ * accept; the waiting connections can all be accepted afterwards. */
+static void flood(void) {
+    struct rlimit rl = {512, 512};
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
+    const char *dir = vk_tmpdir();
+    const char *path = vk_join(dir, "flood");
+    int l = listener(path, 4096);
+    struct sockaddr_un a;
+    socklen_t len = path_addr(&a, path);
+    static int fds[4096];
+    int n = 0;
+    while (n < 4096 && (fds[n] = nb_connect(&a, len)) >= 0)
+        n++;
+    printf("value connections %d\n", n);
+    printf("the flood ended with %s\n", errno == EMFILE ? "EMFILE" : strerror(errno));
+    EXPECT_ERR("accept with a full table", accept(l, NULL, NULL), EMFILE);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    int accepted = 0, eof = 0;
+    fcntl(l, F_SETFL, O_NONBLOCK);
+    for (int s; (s = accept(l, NULL, NULL)) >= 0; accepted++) {
+        char c;
+        eof += read(s, &c, 1) == 0;
+        close(s);
+    }
+    CHECK(accepted == n && eof == n, "accepted %d of %d, %d at EOF", accepted, n, eof);
+    printf("every waiting connection accepted, each at EOF\n");
+    close(l);
+    vk_rmtree(dir);
+}
+
 static const struct vk_mode modes[] = {
     {"pair", pair},         {"stream", stream},       {"abstract", abstract}, {"backlog", backlog},
     {"big", big},           {"dgram", dgram},         {"seqpacket", seqpacket}, {"rights", rights},
     {"creds", creds},       {"options", options},     {"wait", wait_},        {"errors", errors},
     {"xfer", xfer},         {"pending", pending},     {"dgrams", dgrams},     {"inflight", inflight},
-    {"blocked", blocked},   {NULL, NULL},
+    {"blocked", blocked},   {"flood", flood},         {NULL, NULL},
 };
 
 int main(int argc, char **argv) { return vk_main("unix", modes, argc, argv); }
