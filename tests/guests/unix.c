@@ -23,7 +23,7 @@
  *   dgram      datagrams: sender addresses (length 0 from an unbound sender),
  *              boundaries, MSG_TRUNC both ways, MSG_PEEK, FIONREAD, empty datagrams,
  *              connect (EPERM for others), ENOTCONN, a full receiver (11 queued,
- *              then EAGAIN), EMSGSIZE, ECONNREFUSED then ENOTCONN after the peer
+ *              then EAGAIN, or a blocking send that waits for room), EMSGSIZE, ECONNREFUSED then ENOTCONN after the peer
  *              closes, SOCK_RAW is a datagram socket
  *   seqpacket  boundaries and MSG_TRUNC over socketpair and over listen/connect;
  *              ENOTCONN unconnected; 0 after the peer closes; EPIPE without SIGPIPE
@@ -565,6 +565,16 @@ static void dgram(void) {
     CHECK(recv(r, buf, sizeof buf, 0) == 4, "drain one");
     printf("after one read: %s\n", pollbits(revents(u, POLLOUT)));
     fcntl(u, F_SETFL, 0);
+    CHECK(send(u, "fill", 4, 0) == 4, "full again");
+    pid_t c = vk_fork();
+    if (c == 0) {
+        long long t0 = vk_mono_ms();
+        ssize_t w = send(u, "late", 4, 0);
+        vk_exit(w == 4 && vk_mono_ms() - t0 >= 150 ? 0 : 1);
+    }
+    vk_msleep(300);
+    CHECK(recv(r, buf, sizeof buf, 0) == 4, "make room");
+    vk_reap_ok(c, "a sender blocked on a full receiver");
     while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0)
         ;
 
