@@ -50,6 +50,12 @@ modes! {
     bad_input => "errors",
 }
 
+twins!(connection_flood_ends_in_emfile, cc => {
+    let vk = GUESTS.check("unix", cc, "flood");
+    let n: usize = value(&vk, "connections").parse().expect("a count");
+    assert!(n > 500, "{n} connections before EMFILE");
+});
+
 twins!(no_af_inet_yet, cc => {
     let vk = GUESTS.check("unix", cc, "errors");
     assert_eq!(value(&vk, "inet"), "EAFNOSUPPORT");

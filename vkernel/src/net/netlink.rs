@@ -218,7 +218,7 @@ impl Socket for NetlinkSocket {
     }
 
     fn recv(&self, len: usize, flags: u32, w: &Wait) -> Result<Incoming, Errno> {
-        let data = w.until(&[&self.wq], false, || {
+        let data = w.until(&[&self.wq], || {
             let mut st = self.lock();
             if flags & MSG_PEEK != 0 {
                 st.queue.front().cloned()
