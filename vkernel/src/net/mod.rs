@@ -4,12 +4,13 @@
 //! socket system calls (syscall/net.rs), the file layer and the checkpoint reach it
 //! only through that trait (socket.rs). An address family plugs in with a type that
 //! implements it, an arm in [`create`] (and [`pair`] if it has socketpair), and a
-//! variant of [`SavedSocket`] with arms in [`bare`] and [`restore`]. AF_UNIX is unix.rs; AF_INET and
-//! AF_INET6 are not there yet, so their sockets are EAFNOSUPPORT.
+//! variant of [`SavedSocket`] with arms in [`bare`] and [`restore`]. AF_UNIX is unix.rs;
+//! AF_INET and AF_INET6 (TCP and UDP on the guest's loopback) are inet/.
 
 pub mod addr;
 pub mod cmsg;
 pub mod iface;
+pub mod inet;
 pub mod netlink;
 pub mod rtnetlink;
 pub mod socket;
@@ -37,6 +38,8 @@ pub fn create(family: i32, ty: i32, protocol: i32) -> Result<Arc<dyn Socket>, Er
     match family {
         AF_UNIX => Ok(unix::UnixSocket::create(unix_type(ty)?, protocol)?),
         netlink::AF_NETLINK => Ok(netlink::NetlinkSocket::create(ty, protocol)?),
+        inet::addr::AF_INET => inet::create(inet::addr::Family::V4, ty, protocol),
+        inet::addr::AF_INET6 => inet::create(inet::addr::Family::V6, ty, protocol),
         _ => Err(Errno::EAFNOSUPPORT),
     }
 }
@@ -49,6 +52,11 @@ pub fn pair(family: i32, ty: i32, protocol: i32, ctx: &Ctx) -> Result<[Arc<dyn S
         AF_UNIX => {
             let (a, b) = unix::UnixSocket::pair(unix_type(ty)?, protocol, ctx)?;
             Ok([a, b])
+        }
+        // Linux makes the socket, then finds that inet has no socketpair.
+        inet::addr::AF_INET | inet::addr::AF_INET6 => {
+            create(family, ty, protocol)?;
+            Err(Errno::EOPNOTSUPP)
         }
         _ => Err(Errno::EAFNOSUPPORT),
     }
@@ -90,6 +98,8 @@ pub const DEV_SOCKFS: u64 = 0x8;
 pub enum SavedSocket {
     Unix(unix::SavedUnix),
     Netlink(netlink::SavedNetlink),
+    Tcp(inet::SavedTcp),
+    Udp(inet::SavedUdp),
 }
 
 /// A socket of the saved one's family and type with nothing in it yet: restore makes
@@ -99,6 +109,8 @@ pub fn bare(saved: &SavedSocket) -> Arc<dyn Socket> {
     match saved {
         SavedSocket::Unix(u) => unix::UnixSocket::bare(u.ty),
         SavedSocket::Netlink(_) => netlink::NetlinkSocket::bare(),
+        SavedSocket::Tcp(t) => inet::TcpSocket::bare(t.fam),
+        SavedSocket::Udp(u) => inet::UdpSocket::bare(u.fam),
     }
 }
 
@@ -111,5 +123,6 @@ pub fn restore(
     match saved {
         SavedSocket::Unix(u) => unix::restore(&unix::UnixSocket::of(sock.clone())?, u, ix),
         SavedSocket::Netlink(n) => netlink::NetlinkSocket::of(sock.clone())?.restore(n),
+        SavedSocket::Tcp(_) | SavedSocket::Udp(_) => inet::restore(sock, saved, ix),
     }
 }

@@ -208,6 +208,10 @@ pub trait Socket: Send + Sync + std::fmt::Debug {
     /// SO_DOMAIN.
     fn family(&self) -> i32;
     fn sock_type(&self) -> SockType;
+    /// SO_PROTOCOL (IPPROTO_TCP, IPPROTO_UDP; 0 for AF_UNIX).
+    fn protocol(&self) -> i32 {
+        0
+    }
     /// The SOL_SOCKET options.
     fn common(&self) -> &Common;
     fn bind(&self, addr: &[u8], ctx: &Ctx) -> Result<(), Errno>;
@@ -405,7 +409,7 @@ pub fn get_option(s: &dyn Socket, name: i32) -> Result<Vec<u8>, Errno> {
         n if FLAG_OPTS.contains(&n) => int(i32::from(o.on(n))),
         SO_TYPE => int(s.sock_type().number()),
         SO_DOMAIN => int(s.family()),
-        SO_PROTOCOL => int(0),
+        SO_PROTOCOL => int(s.protocol()),
         SO_ERROR => int(s.take_error()),
         SO_ACCEPTCONN => int(i32::from(s.listening())),
         SO_SNDBUF => int(o.sndbuf as i32),

@@ -239,7 +239,7 @@ fn restore_refuses_sockets_that_name_nothing() {
     };
     let mut s = good.clone();
     let SavedSocket::Unix(u) = &mut s.sockets[0] else {
-        panic!("a unix socket");
+        panic!("an AF_UNIX socket saved as another family");
     };
     u.peer = Some(99);
     assert!(restore_err(s).contains("socket 99"));

@@ -1,0 +1,103 @@
+//! AF_INET and AF_INET6 on the guest's loopback: TCP between processes (echo, names,
+//! sendmsg/recvmsg, MSG_PEEK, MSG_DONTWAIT, a 4 MiB transfer), half-close, resets,
+//! non-blocking connects, the listen backlog, ECONNREFUSED, bind conflicts and
+//! SO_REUSEADDR, ephemeral ports, UDP with sender addresses and connected filters,
+//! IPv6 over ::1 and v4-mapped addresses, poll/epoll readiness, the inet options,
+//! Linux's errno for bad input; busybox nc as client and server; and TCP and UDP
+//! sockets checkpointed and thawed: a transfer mid-stream, connections in a backlog
+//! and a half-closed one, queued datagrams.
+//!
+//! Guest: inet.c (tests/guests/), each mode compared line by line with the same binary
+//! run natively on the host's loopback (see support/posix.rs), in both libc flavours
+//! (`<test>::glibc`, `<test>::musl`). The thaw tests compare what the guest printed
+//! before the checkpoint and after the thaw with a native run (support/ckpt.rs).
+
+#[macro_use]
+#[path = "support/posix.rs"]
+mod posix;
+#[path = "support/ckpt.rs"]
+mod ckpt;
+
+use ckpt::*;
+use posix::*;
+use vkernel_tests::*;
+
+static GUESTS: Guests = Guests::new(&["inet"]);
+
+modes! {
+    "inet";
+    /// Echo between processes over 127.0.0.1: names, sendmsg/recvmsg, MSG_PEEK,
+    /// MSG_DONTWAIT, MSG_WAITALL, FIONREAD, 4 MiB with its checksum.
+    tcp_echo => "tcp",
+    /// shutdown(SHUT_WR) and SHUT_RD: EOF for the peer, EPIPE with SIGPIPE.
+    half_close => "halfclose",
+    /// Resets: unread data at close, SO_LINGER 0, a write to a closed peer, a
+    /// listener shut down with a connection in its backlog.
+    resets => "reset",
+    /// Non-blocking connect, ECONNREFUSED, EALREADY, EISCONN, listen(1)'s backlog.
+    connects => "connect",
+    /// EADDRINUSE, SO_REUSEADDR, ports held by connections, ephemeral ports.
+    binds => "bind",
+    /// Datagrams with addresses, MSG_PEEK/MSG_TRUNC, connected UDP, ECONNREFUSED.
+    udp => "udp",
+    /// ::1, a dual-stack listener, v4-mapped addresses, IPV6_V6ONLY.
+    ipv6 => "ipv6",
+    /// poll and epoll readiness (level and edge), select on a connecting socket.
+    readiness => "epoll",
+    /// SOL_SOCKET, SOL_TCP, SOL_IP and SOL_IPV6 options and their errors.
+    options => "options",
+    /// socket(), bind, connect and sendto given bad input.
+    bad_input => "errors",
+}
+
+/// The guest has only lo: anywhere else is unreachable (natively this would send
+/// packets out, so it runs under vkernel only).
+#[test]
+fn no_route_off_lo() {
+    let vk = GUESTS.run("inet", Cc::Glibc, &["-offlink"]);
+    vk.assert_status(0);
+    for key in ["tcp_far", "tcp6_far", "udp_far", "udp_connect_far"] {
+        assert_eq!(value(&vk, key), "ENETUNREACH", "{key}");
+    }
+}
+
+/// busybox nc as a server and a client in the guest, over 127.0.0.1.
+#[test]
+fn busybox_nc_over_loopback() {
+    let image = GUESTS.image();
+    let script = "nc -l -p 7777 > /tmp/got & sleep 0.3; \
+                  echo hello over tcp | nc 127.0.0.1 7777; wait; cat /tmp/got";
+    let vk = Vk::boot(&image, &[], &["/bin/busybox", "sh", "-c", script])
+        .timeout(GUEST_TIMEOUT)
+        .run();
+    vk.assert_status(0);
+    assert_eq!(vk.stdout, "hello over tcp\n", "what the server got");
+}
+
+twins!(tcp_mid_transfer_thawed, cc => {
+    chain(&GUESTS, "inet", cc, "xfer", &[
+        Stage { input: Input::NONE, stop: Some(Stop::Line("transfer started")) },
+        Stage { input: Input::NONE, stop: None },
+    ]);
+});
+
+twins!(backlog_and_half_closed_thawed, cc => {
+    chain(&GUESTS, "inet", cc, "pending", &[
+        Stage { input: Input::NONE, stop: Some(Stop::Line(
+            "two connections in the backlog, a half-closed one over ::1; waiting")) },
+        Stage { input: Input::NONE, stop: None },
+    ]);
+});
+
+twins!(queued_datagrams_thawed, cc => {
+    chain(&GUESTS, "inet", cc, "dgrams", &[
+        Stage { input: Input::NONE, stop: Some(Stop::Line("five datagrams queued; waiting")) },
+        Stage { input: Input::NONE, stop: None },
+    ]);
+});
+
+/// Two checkpoints in one transfer: the second from the thawed system.
+#[test]
+fn tcp_transfer_through_two_thaws() {
+    checkpoint_and_thaw(&GUESTS, "inet", Cc::Glibc, "xfer", &[300, 500]);
+}

@@ -1,0 +1,754 @@
+//! TCP over lo: a connection is two sockets pointing at each other, each with the
+//! bytes the other sent queued for it (io.rs moves them). No segments are made; what
+//! the guest can see of TCP is kept:
+//!
+//! - connect finds the listener bound where it goes (else ECONNREFUSED) and, if the
+//!   backlog has room (Linux lets one more than the backlog wait), makes the
+//!   server's end at once and queues it for accept, so the client may write before
+//!   the accept. A full backlog makes the connection wait, as Linux's dropped SYN
+//!   does, until an accept makes room (Linux's retried SYN comes a second later;
+//!   here at once).
+//! - A non-blocking connect says EINPROGRESS even though it is done, as Linux does on
+//!   lo; connect again says 0 once, then EISCONN (Linux's SS_CONNECTING).
+//! - shutdown(SHUT_WR) and a close without unread data are a FIN: the peer reads to
+//!   EOF. A close with unread data (or SO_LINGER 0) is a reset: the peer reads what
+//!   it had, then ECONNRESET. A write to a peer that has closed goes nowhere and the
+//!   peer's reset comes back: the next call sees EPIPE (after a FIN) or ECONNRESET.
+//! - Listeners closed, or shut down for reading, reset their unaccepted connections
+//!   and refuse the waiting ones.
+
+mod io;
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use nix::errno::Errno;
+
+use super::addr::{route, source_for, Endpoint, Family};
+use super::opts::{InetOpts, Proto, IPV6_V6ONLY, MSS_DEFAULT, SOL_IPV6, SOL_TCP, TCP_MAXSEG};
+use super::{bind_to, Binding, Hold, Ports, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
+use crate::fs::file::Readiness;
+use crate::net::addr::family;
+use crate::net::{
+    Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
+    AF_UNSPEC, SO_REUSEADDR,
+};
+use crate::sched::WaitQueue;
+
+/// TCP's port table.
+pub(super) static PORTS: Ports<TcpSocket> = Ports::new();
+
+/// A new TCP socket's buffers (net.ipv4.tcp_wmem and tcp_rmem, their defaults).
+const SNDBUF: usize = 16384;
+const RCVBUF: usize = 131072;
+/// TCP_MAXSEG of a connection over lo: its MTU (65536) less the IP and TCP headers
+/// and the timestamp option.
+const LO_MSS_V4: i32 = 65536 - 20 - 20 - 12;
+const LO_MSS_V6: i32 = 65536 - 40 - 20 - 12;
+
+pub struct TcpSocket {
+    pub(super) fam: Family,
+    me: Weak<TcpSocket>,
+    pub(super) common: Common,
+    st: Mutex<State>,
+    /// Notified on every change a reader, writer, connector, acceptor or poller may
+    /// wait for.
+    wq: WaitQueue,
+    /// Input events and freed room so far, for edge-triggered epoll.
+    pub(super) ins: AtomicU64,
+    pub(super) outs: AtomicU64,
+}
+
+pub(super) struct State {
+    pub bound: Binding,
+    pub opts: InetOpts,
+    pub conn: Conn,
+    /// Linux's socket state (SS_*), which connect answers by, beside the TCP state.
+    pub sock: SockState,
+    /// What the peer sent that is not read yet.
+    pub rx: VecDeque<u8>,
+    pub shutdown: u8,
+    /// The pending error SO_ERROR and the next call report once.
+    pub err: Option<Errno>,
+    /// The peer's FIN came (Linux's SOCK_DONE): reads end in EOF, a reset now is EPIPE.
+    pub fin: bool,
+    /// Its last open file is gone.
+    pub released: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SockState {
+    Unconnected,
+    /// A connect said EINPROGRESS (or was interrupted) and was not called again.
+    Connecting,
+    Connected,
+}
+
+pub(super) enum Conn {
+    /// TCP_CLOSE: new, bound, refused, reset or disconnected.
+    Closed,
+    Listening {
+        backlog: u32,
+        /// Connections made and not accepted yet, oldest first.
+        queue: VecDeque<Arc<TcpSocket>>,
+        /// Connectors waiting for room in `queue` (their SYN "dropped").
+        syn: VecDeque<Weak<TcpSocket>>,
+    },
+    /// TCP_SYN_SENT: waiting in a full listener's `syn` to be let in.
+    SynSent { to: Endpoint },
+    /// Established, and the states after a FIN: `peer` until it is gone.
+    Connected {
+        peer: Option<Arc<TcpSocket>>,
+        addr: Endpoint,
+    },
+}
+
+/// What one attempt to get into a listener's backlog came to.
+enum Joined {
+    Done,
+    /// The backlog is full: the connector waits in the listener's `syn`.
+    Full,
+    Refused,
+}
+
+impl std::fmt::Debug for TcpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TcpSocket({:?})", self.fam)
+    }
+}
+
+impl TcpSocket {
+    /// socket(AF_INET or AF_INET6, SOCK_STREAM, 0).
+    pub fn create(fam: Family) -> Arc<TcpSocket> {
+        let s = Self::bare(fam);
+        let mut o = s.common.opts();
+        o.sndbuf = SNDBUF;
+        o.rcvbuf = RCVBUF;
+        drop(o);
+        s
+    }
+
+    /// A socket with nothing in it (restore fills it in).
+    pub fn bare(fam: Family) -> Arc<TcpSocket> {
+        let st = State {
+            bound: Binding::unbound(fam),
+            opts: InetOpts::default(),
+            conn: Conn::Closed,
+            sock: SockState::Unconnected,
+            rx: VecDeque::new(),
+            shutdown: 0,
+            err: None,
+            fin: false,
+            released: false,
+        };
+        Arc::new_cyclic(|me| TcpSocket {
+            fam,
+            me: me.clone(),
+            common: Common::default(),
+            st: Mutex::new(st),
+            wq: WaitQueue::default(),
+            ins: AtomicU64::new(0),
+            outs: AtomicU64::new(0),
+        })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This socket as an `Arc` (for the peer and the backlog that point at it).
+    fn me(&self) -> Result<Arc<TcpSocket>, Errno> {
+        self.me.upgrade().ok_or(Errno::EBADF)
+    }
+
+    pub(super) fn weak(&self) -> Weak<TcpSocket> {
+        self.me.clone()
+    }
+
+    /// Data, a connection, a FIN or a reset arrived.
+    fn input_event(&self) {
+        self.ins.fetch_add(1, Ordering::SeqCst);
+        self.wq.notify_all();
+    }
+
+    /// Room to write (or a connection) appeared.
+    fn output_event(&self) {
+        self.outs.fetch_add(1, Ordering::SeqCst);
+        self.wq.notify_all();
+    }
+
+    fn v6only(&self, st: &State) -> bool {
+        self.fam == Family::V6 && st.opts.int(SOL_IPV6, IPV6_V6ONLY) != 0
+    }
+
+    pub(super) fn hold(&self, st: &State) -> Hold<TcpSocket> {
+        Hold {
+            v6only: self.v6only(st),
+            reuse: self.common.opts().on(SO_REUSEADDR),
+            owner: self.me.clone(),
+        }
+    }
+
+    /// The listener's end of a new connection from `client` (at `from`) to `to`: it
+    /// inherits the listener's options and shares its port (as Linux's
+    /// inet_inherit_port, without a conflict check).
+    fn embryo(
+        listener: &TcpSocket,
+        lst: (&Binding, &InetOpts),
+        to: Endpoint,
+        client: Arc<TcpSocket>,
+        from: Endpoint,
+    ) -> Arc<TcpSocket> {
+        let (lb, lopts) = lst;
+        let e = Self::bare(listener.fam);
+        e.common.restore(listener.common.opts().clone());
+        let mut st = e.lock();
+        st.opts = lopts.clone();
+        st.sock = SockState::Connected;
+        st.conn = Conn::Connected {
+            peer: Some(client),
+            addr: from,
+        };
+        let mut t = PORTS.lock();
+        let id = t.next_id();
+        t.insert(
+            lb.port,
+            super::ports::Entry {
+                id,
+                ip: to.ip,
+                v6only: false,
+                reuse: listener.common.opts().on(SO_REUSEADDR),
+                listening: false,
+                owner: e.weak(),
+            },
+        );
+        st.bound = Binding {
+            ip: to.ip,
+            port: lb.port,
+            addr_locked: lb.addr_locked,
+            port_locked: lb.port_locked,
+            id,
+        };
+        drop((t, st));
+        e
+    }
+
+    /// One attempt to get a connection to `to` into `listener`'s backlog.
+    fn join(&self, listener: &Arc<TcpSocket>, to: Endpoint) -> Joined {
+        let Ok(me) = self.me() else {
+            return Joined::Refused;
+        };
+        if Arc::ptr_eq(listener, &me) {
+            return Joined::Refused;
+        }
+        let (mut lg, mut cg) = lock_two(listener, self);
+        if lg.released {
+            return Joined::Refused;
+        }
+        let from = Endpoint {
+            ip: cg.bound.ip,
+            port: cg.bound.port,
+        };
+        let l: &mut State = &mut lg;
+        let Conn::Listening {
+            backlog,
+            queue,
+            syn,
+        } = &mut l.conn
+        else {
+            return Joined::Refused;
+        };
+        match cg.conn {
+            Conn::Closed | Conn::SynSent { .. } => {}
+            Conn::Connected { .. } => return Joined::Done,
+            Conn::Listening { .. } => return Joined::Refused,
+        }
+        // Linux's sk_acceptq_is_full is ">": one more than the backlog gets in.
+        if queue.len() > *backlog as usize {
+            if !syn.iter().any(|w| w.ptr_eq(&self.me)) {
+                syn.push_back(self.me.clone());
+            }
+            cg.conn = Conn::SynSent { to };
+            return Joined::Full;
+        }
+        let e = Self::embryo(listener, (&l.bound, &l.opts), to, me, from);
+        queue.push_back(e.clone());
+        cg.conn = Conn::Connected {
+            peer: Some(e),
+            addr: to,
+        };
+        drop((lg, cg));
+        listener.input_event();
+        self.output_event();
+        Joined::Done
+    }
+
+    /// After an accept: the first connector waiting for room gets in.
+    fn admit_waiting(&self) {
+        let Ok(me) = self.me() else { return };
+        loop {
+            let next = match &mut self.lock().conn {
+                Conn::Listening { syn, .. } => syn.pop_front(),
+                _ => None,
+            };
+            let Some(c) = next else { return };
+            let Some(c) = c.upgrade() else { continue };
+            let to = match c.lock().conn {
+                Conn::SynSent { to } => to,
+                _ => continue,
+            };
+            c.join(&me, to);
+            return;
+        }
+    }
+
+    /// A SYN found nobody listening (or its listener went away): ECONNREFUSED.
+    fn refuse(&self) {
+        let mut st = self.lock();
+        st.conn = Conn::Closed;
+        st.err = Some(Errno::ECONNREFUSED);
+        st.shutdown = SHUTDOWN_MASK;
+        drop(st);
+        self.input_event();
+        self.output_event();
+    }
+
+    /// The peer reset the connection (Linux's tcp_reset): EPIPE if its FIN came
+    /// before, else ECONNRESET; what was received stays readable.
+    pub(super) fn reset_by_peer(&self) {
+        let mut st = self.lock();
+        if st.released {
+            return;
+        }
+        st.err = Some(if st.fin {
+            Errno::EPIPE
+        } else {
+            Errno::ECONNRESET
+        });
+        st.conn = Conn::Closed;
+        st.shutdown = SHUTDOWN_MASK;
+        drop(st);
+        self.input_event();
+        self.output_event();
+    }
+
+    /// The peer's FIN: no more data comes. `gone`: the peer closed, so what we send
+    /// now meets a reset.
+    pub(super) fn fin_by_peer(&self, gone: bool) {
+        let mut st = self.lock();
+        st.fin = true;
+        st.shutdown |= RCV_SHUTDOWN;
+        if let Conn::Connected { peer, .. } = &mut st.conn {
+            if gone {
+                *peer = None;
+            }
+        }
+        drop(st);
+        self.input_event();
+    }
+
+    /// Back to a fresh socket after a failed connect or a disconnect (Linux's
+    /// tcp_disconnect): what the kernel bound goes back.
+    fn disconnect_local(&self) {
+        let mut st = self.lock();
+        st.conn = Conn::Closed;
+        st.sock = SockState::Unconnected;
+        st.shutdown = 0;
+        st.fin = false;
+        st.rx.clear();
+        PORTS.release_unlocked(&mut st.bound, self.fam);
+    }
+
+    /// connect(AF_UNSPEC): drops the connection (a reset for the peer) or stops
+    /// listening.
+    fn disconnect(&self) -> Result<(), Errno> {
+        let conn = std::mem::replace(&mut self.lock().conn, Conn::Closed);
+        match conn {
+            Conn::Listening { queue, syn, .. } => self.stop_listening(queue, syn),
+            Conn::Connected { peer: Some(p), .. } => {
+                p.reset_by_peer();
+                self.lock().err = Some(Errno::ECONNRESET);
+            }
+            _ => {}
+        }
+        self.disconnect_local();
+        self.input_event();
+        Ok(())
+    }
+
+    /// A listener stops: its unaccepted connections are reset, its waiting ones
+    /// refused.
+    fn stop_listening(&self, queue: VecDeque<Arc<TcpSocket>>, syn: VecDeque<Weak<TcpSocket>>) {
+        let b = self.lock().bound;
+        PORTS.lock().unlisten(b.port, b.id);
+        for e in queue {
+            e.close(true);
+        }
+        for c in syn.iter().filter_map(Weak::upgrade) {
+            if matches!(c.lock().conn, Conn::SynSent { .. }) {
+                c.refuse();
+            }
+        }
+    }
+
+    /// The end of a socket: its last open file went away (or, `abort`, it was never
+    /// accepted and its listener went). The peer gets a FIN, or a reset if we leave
+    /// unread data (or SO_LINGER is 0, or we abort).
+    fn close(&self, abort: bool) {
+        let (conn, bound, unread) = {
+            let mut st = self.lock();
+            if st.released {
+                return;
+            }
+            st.released = true;
+            st.shutdown = SHUTDOWN_MASK;
+            let unread = !std::mem::take(&mut st.rx).is_empty();
+            (
+                std::mem::replace(&mut st.conn, Conn::Closed),
+                st.bound,
+                unread,
+            )
+        };
+        PORTS.unbind(&bound);
+        let linger0 = self.common.opts().linger == (1, 0);
+        match conn {
+            Conn::Listening { queue, syn, .. } => self.stop_listening(queue, syn),
+            Conn::Connected { peer: Some(p), .. } if unread || linger0 || abort => {
+                p.reset_by_peer()
+            }
+            Conn::Connected { peer: Some(p), .. } => p.fin_by_peer(true),
+            _ => {}
+        }
+        self.input_event();
+    }
+
+    /// Binds an unbound connector to an ephemeral port, and a wildcard one to the
+    /// address its packets to `to` go out from.
+    fn take_source(&self, to: &Endpoint) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let src = source_for(&st.bound.ip, &to.ip);
+        if st.bound.port == 0 {
+            let hold = self.hold(&st);
+            PORTS
+                .bind(&mut st.bound, src, 0, hold)
+                .map_err(|_| Errno::EADDRNOTAVAIL)?;
+        } else {
+            PORTS.fix_source(&mut st.bound, src);
+        }
+        Ok(())
+    }
+
+    /// connect on a socket that has connected or tried to (inet_stream_connect's
+    /// first switch): None if this is a new attempt.
+    fn connect_again(&self, w: &Wait) -> Option<Result<(), Errno>> {
+        let mut st = self.lock();
+        match (st.sock, &st.conn) {
+            (SockState::Connected, _) => Some(Err(Errno::EISCONN)),
+            (_, Conn::SynSent { .. }) if w.nonblocking() => Some(Err(Errno::EALREADY)),
+            (_, Conn::SynSent { .. }) => {
+                drop(st);
+                Some(self.await_connection(w))
+            }
+            (SockState::Connecting, Conn::Connected { .. }) => {
+                st.sock = SockState::Connected;
+                Some(Ok(()))
+            }
+            (SockState::Connecting, _) => {
+                let e = st.err.take().unwrap_or(Errno::ECONNABORTED);
+                drop(st);
+                self.disconnect_local();
+                Some(Err(e))
+            }
+            (SockState::Unconnected, Conn::Closed) => None,
+            (SockState::Unconnected, _) => Some(Err(Errno::EISCONN)),
+        }
+    }
+
+    /// A blocking connect waits in a full backlog until it is let in or refused.
+    fn await_connection(&self, w: &Wait) -> Result<(), Errno> {
+        self.lock().sock = SockState::Connecting;
+        let done = w.until(&[&self.wq], || {
+            let mut st = self.lock();
+            match st.conn {
+                Conn::SynSent { .. } => None,
+                Conn::Connected { .. } => {
+                    st.sock = SockState::Connected;
+                    Some(Ok(()))
+                }
+                _ => Some(Err(st.err.take().unwrap_or(Errno::ECONNABORTED))),
+            }
+        })?;
+        if done.is_err() {
+            self.disconnect_local();
+        }
+        done
+    }
+
+    fn connect_to(&self, to: Endpoint, w: &Wait) -> Result<(), Errno> {
+        self.take_source(&to)?;
+        let listener = PORTS
+            .lock()
+            .lookup(to.port, &to.ip, |e| e.listening)
+            .into_iter()
+            .next();
+        let joined = match listener {
+            Some(l) => self.join(&l, to),
+            None => Joined::Refused,
+        };
+        if let Joined::Refused = joined {
+            self.refuse();
+        }
+        if w.nonblocking() {
+            self.lock().sock = SockState::Connecting;
+            return Err(Errno::EINPROGRESS);
+        }
+        match joined {
+            Joined::Done => {
+                self.lock().sock = SockState::Connected;
+                Ok(())
+            }
+            Joined::Full => self.await_connection(w),
+            Joined::Refused => {
+                // The call reports the error itself.
+                let e = self.lock().err.take().unwrap_or(Errno::ECONNREFUSED);
+                self.disconnect_local();
+                Err(e)
+            }
+        }
+    }
+
+    fn listen_on(&self, st: &mut State, backlog: u32) -> Result<(), Errno> {
+        if st.bound.port == 0 {
+            let hold = self.hold(st);
+            let any = self.fam.any();
+            PORTS.bind(&mut st.bound, any, 0, hold)?;
+        }
+        PORTS.lock().listen(st.bound.port, st.bound.id)?;
+        st.conn = Conn::Listening {
+            backlog,
+            queue: VecDeque::new(),
+            syn: VecDeque::new(),
+        };
+        Ok(())
+    }
+}
+
+/// Locks two different sockets' states in address order.
+fn lock_two<'a>(
+    a: &'a TcpSocket,
+    b: &'a TcpSocket,
+) -> (MutexGuard<'a, State>, MutexGuard<'a, State>) {
+    if (a as *const TcpSocket) < (b as *const TcpSocket) {
+        let ga = a.lock();
+        (ga, b.lock())
+    } else {
+        let gb = b.lock();
+        (a.lock(), gb)
+    }
+}
+
+impl Socket for TcpSocket {
+    fn family(&self) -> i32 {
+        self.fam.number()
+    }
+
+    fn sock_type(&self) -> SockType {
+        SockType::Stream
+    }
+
+    fn protocol(&self) -> i32 {
+        super::IPPROTO_TCP
+    }
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
+    fn bind(&self, raw: &[u8], ctx: &Ctx) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let ep = self.fam.parse_bind(raw, self.v6only(&st))?;
+        if !matches!(st.conn, Conn::Closed) {
+            return Err(Errno::EINVAL);
+        }
+        let hold = self.hold(&st);
+        bind_to(&PORTS, &mut st.bound, ep, ctx.cred.euid == 0, hold)
+    }
+
+    fn listen(&self, backlog: u32, _ctx: &Ctx) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let connecting = st.sock == SockState::Connecting;
+        match &mut st.conn {
+            Conn::Listening { backlog: b, .. } => *b = backlog,
+            Conn::Closed if !connecting => self.listen_on(&mut st, backlog)?,
+            _ => return Err(Errno::EINVAL),
+        }
+        drop(st);
+        self.wq.notify_all();
+        Ok(())
+    }
+
+    fn accept(&self, w: &Wait) -> Result<Arc<dyn Socket>, Errno> {
+        let e = w.until(&[&self.wq], || match &mut self.lock().conn {
+            Conn::Listening { queue, .. } => queue.pop_front().map(Ok),
+            _ => Some(Err(Errno::EINVAL)),
+        })??;
+        self.admit_waiting();
+        Ok(e)
+    }
+
+    fn connect(&self, raw: &[u8], _ctx: &Ctx, w: &Wait) -> Result<(), Errno> {
+        if family(raw)? == AF_UNSPEC {
+            return self.disconnect();
+        }
+        if let Some(r) = self.connect_again(w) {
+            return r;
+        }
+        let to = self.fam.parse_connect(raw)?;
+        let v6only = self.v6only(&self.lock());
+        self.connect_to(route(self.fam, v6only, to)?, w)
+    }
+
+    fn send(&self, msg: Outgoing, _ctx: &Ctx, w: &Wait) -> Result<usize, Errno> {
+        self.send_stream(msg.data, msg.flags, w)
+    }
+
+    fn recv(&self, len: usize, flags: u32, w: &Wait) -> Result<Incoming, Errno> {
+        self.recv_stream(len, flags, w)
+    }
+
+    fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        if !(0..=2).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
+        // SHUT_RD, SHUT_WR, SHUT_RDWR are RCV_SHUTDOWN, SEND_SHUTDOWN and both.
+        let mode = how as u8 + 1;
+        let mut st = self.lock();
+        match &st.conn {
+            Conn::Closed => {
+                st.shutdown |= mode;
+                drop(st);
+                self.input_event();
+                Err(Errno::ENOTCONN)
+            }
+            Conn::Listening { .. } if mode & RCV_SHUTDOWN == 0 => Ok(()),
+            Conn::Listening { .. } | Conn::SynSent { .. } => {
+                drop(st);
+                self.disconnect()
+            }
+            Conn::Connected { peer, .. } => {
+                let peer = peer.clone().filter(|_| mode & SEND_SHUTDOWN != 0);
+                st.shutdown |= mode;
+                drop(st);
+                if let Some(p) = peer {
+                    p.fin_by_peer(false);
+                }
+                self.input_event();
+                Ok(())
+            }
+        }
+    }
+
+    fn name(&self) -> Vec<u8> {
+        let b = self.lock().bound;
+        self.fam.sockaddr(Endpoint {
+            ip: b.ip,
+            port: b.port,
+        })
+    }
+
+    fn peer_name(&self) -> Result<Vec<u8>, Errno> {
+        match self.lock().conn {
+            Conn::Connected { addr, .. } => Ok(self.fam.sockaddr(addr)),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn peer_cred(&self) -> Option<Ucred> {
+        None
+    }
+
+    fn listening(&self) -> bool {
+        matches!(self.lock().conn, Conn::Listening { .. })
+    }
+
+    fn take_error(&self) -> i32 {
+        self.lock().err.take().map_or(0, |e| e as i32)
+    }
+
+    fn queued(&self) -> Result<usize, Errno> {
+        let st = self.lock();
+        match st.conn {
+            Conn::Listening { .. } => Err(Errno::EINVAL),
+            _ => Ok(st.rx.len()),
+        }
+    }
+
+    fn unsent(&self) -> usize {
+        self.in_flight().saturating_sub(self.common.opts().rcvbuf)
+    }
+
+    fn poll(&self) -> Readiness {
+        Readiness {
+            mask: self.poll_mask(),
+            ins: self.ins.load(Ordering::SeqCst),
+            outs: self.outs.load(Ordering::SeqCst),
+        }
+    }
+
+    fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
+    fn release(&self) {
+        self.close(false);
+    }
+
+    fn save(&self, ix: &mut dyn SaveIndex) -> SavedSocket {
+        SavedSocket::Tcp(self.saved(ix))
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn setsockopt(&self, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        let mut st = self.lock();
+        // IPV6_V6ONLY decides what a binding takes: fixed once bound.
+        if (level, name) == (SOL_IPV6, IPV6_V6ONLY) && st.bound.port != 0 {
+            return Err(Errno::EINVAL);
+        }
+        st.opts.set(self.fam, Proto::Tcp, level, name, val)
+    }
+
+    fn getsockopt(&self, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+        let st = self.lock();
+        let val = st.opts.get(self.fam, Proto::Tcp, level, name)?;
+        if (level, name) == (SOL_TCP, TCP_MAXSEG) {
+            return Ok(self.mss(&st).to_ne_bytes().to_vec());
+        }
+        Ok(val)
+    }
+}
+
+impl TcpSocket {
+    /// TCP_MAXSEG: what was asked for before a connection; lo's on one (no more than
+    /// what was asked for).
+    fn mss(&self, st: &State) -> i32 {
+        let asked = st.opts.int(SOL_TCP, TCP_MAXSEG);
+        let Conn::Connected { addr, .. } = st.conn else {
+            return asked;
+        };
+        let lo = if super::addr::is_v4(&addr.ip) {
+            LO_MSS_V4
+        } else {
+            LO_MSS_V6
+        };
+        if asked == MSS_DEFAULT {
+            lo
+        } else {
+            lo.min(asked)
+        }
+    }
+}

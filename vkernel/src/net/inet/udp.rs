@@ -1,0 +1,414 @@
+//! UDP over lo: a datagram goes straight into the queue of the socket bound where it
+//! is sent (the one bound to exactly that address first, and a connected socket only
+//! hears its peer), with the sender's address. Nobody there: the datagram is lost,
+//! and a connected sender learns it (ECONNREFUSED on its next call, as from Linux's
+//! ICMP port unreachable). A queue holds at most SO_RCVBUF; more is dropped.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use nix::errno::Errno;
+
+use super::addr::{is_v4, route, source_for, Endpoint, Family};
+use super::opts::{InetOpts, Proto, IPV6_V6ONLY, SOL_IPV6};
+use super::{bind_to, Binding, Hold, Ports, RCV_SHUTDOWN, SHUTDOWN_MASK};
+use crate::fs::epoll::{
+    EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRBAND, EPOLLWRNORM,
+};
+use crate::fs::file::Readiness;
+use crate::net::addr::family;
+use crate::net::{
+    Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
+    AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_TRUNC, SO_REUSEADDR,
+};
+use crate::sched::WaitQueue;
+
+/// UDP's port table.
+pub(super) static PORTS: Ports<UdpSocket> = Ports::new();
+
+/// The largest datagram: 65535 less the UDP header, and for IPv4 its IP header.
+const MAX_DGRAM_V4: usize = 65535 - 8 - 20;
+const MAX_DGRAM_V6: usize = 65535 - 8;
+/// What a queued datagram costs its receiver's buffer beyond its bytes (an skb).
+const OVERHEAD: usize = 768;
+
+pub struct UdpSocket {
+    pub(super) fam: Family,
+    me: Weak<UdpSocket>,
+    pub(super) common: Common,
+    st: Mutex<State>,
+    wq: WaitQueue,
+    pub(super) ins: AtomicU64,
+    pub(super) outs: AtomicU64,
+}
+
+pub(super) struct State {
+    pub bound: Binding,
+    pub opts: InetOpts,
+    /// connect's destination: where sends without an address go, and the only
+    /// sender heard.
+    pub peer: Option<Endpoint>,
+    pub queue: VecDeque<Datagram>,
+    pub shutdown: u8,
+    pub err: Option<Errno>,
+    pub released: bool,
+}
+
+/// A queued datagram and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Datagram {
+    pub data: Vec<u8>,
+    pub from: Endpoint,
+}
+
+impl std::fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UdpSocket({:?})", self.fam)
+    }
+}
+
+impl UdpSocket {
+    pub fn create(fam: Family) -> Arc<UdpSocket> {
+        Self::bare(fam)
+    }
+
+    pub fn bare(fam: Family) -> Arc<UdpSocket> {
+        let st = State {
+            bound: Binding::unbound(fam),
+            opts: InetOpts::default(),
+            peer: None,
+            queue: VecDeque::new(),
+            shutdown: 0,
+            err: None,
+            released: false,
+        };
+        Arc::new_cyclic(|me| UdpSocket {
+            fam,
+            me: me.clone(),
+            common: Common::default(),
+            st: Mutex::new(st),
+            wq: WaitQueue::default(),
+            ins: AtomicU64::new(0),
+            outs: AtomicU64::new(0),
+        })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn input_event(&self) {
+        self.ins.fetch_add(1, Ordering::SeqCst);
+        self.wq.notify_all();
+    }
+
+    fn v6only(&self, st: &State) -> bool {
+        self.fam == Family::V6 && st.opts.int(SOL_IPV6, IPV6_V6ONLY) != 0
+    }
+
+    pub(super) fn hold(&self, st: &State) -> Hold<UdpSocket> {
+        Hold {
+            v6only: self.v6only(st),
+            reuse: self.common.opts().on(SO_REUSEADDR),
+            owner: self.me.clone(),
+        }
+    }
+
+    /// Sending or connecting binds an unbound socket to an ephemeral port.
+    fn autobind(&self, st: &mut State) -> Result<(), Errno> {
+        if st.bound.port == 0 {
+            let hold = self.hold(st);
+            let any = self.fam.any();
+            PORTS.bind(&mut st.bound, any, 0, hold)?;
+        }
+        Ok(())
+    }
+
+    /// A destination address as this socket takes it, routed.
+    fn dest(&self, raw: &[u8], v6only: bool) -> Result<Option<Endpoint>, Errno> {
+        match self.fam.parse_dest(raw)? {
+            Some(to) => Ok(Some(route(self.fam, v6only, to)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Queues a datagram from `from` here if we hear that sender and have room;
+    /// false if we do not hear it.
+    fn deliver(&self, data: &[u8], from: Endpoint) -> bool {
+        let mut st = self.lock();
+        if st.released || st.peer.is_some_and(|p| p != from) {
+            return false;
+        }
+        let used: usize = st.queue.iter().map(|d| d.data.len() + OVERHEAD).sum();
+        // Linux drops what comes once the buffer is full (it was heard all the same).
+        if used < self.common.opts().rcvbuf {
+            st.queue.push_back(Datagram {
+                data: data.to_vec(),
+                from,
+            });
+            drop(st);
+            self.input_event();
+        }
+        true
+    }
+
+    fn send_to(&self, data: &[u8], to: Endpoint) -> Result<usize, Errno> {
+        let (from, connected_to_it) = {
+            let mut st = self.lock();
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+            let max = if is_v4(&to.ip) {
+                MAX_DGRAM_V4
+            } else {
+                MAX_DGRAM_V6
+            };
+            if data.len() > max {
+                return Err(Errno::EMSGSIZE);
+            }
+            self.autobind(&mut st)?;
+            let from = Endpoint {
+                ip: source_for(&st.bound.ip, &to.ip),
+                port: st.bound.port,
+            };
+            (from, st.peer == Some(to))
+        };
+        // The table's lock is let go before any socket's is taken.
+        let receivers = PORTS.lock().lookup(to.port, &to.ip, |_| true);
+        let heard = receivers.iter().any(|r| r.deliver(data, from));
+        if !heard && connected_to_it {
+            self.lock().err = Some(Errno::ECONNREFUSED);
+            self.input_event();
+        }
+        Ok(data.len())
+    }
+
+    /// connect(AF_UNSPEC) (Linux's __udp_disconnect): no peer, and what the kernel
+    /// bound goes back.
+    fn disconnect(&self) {
+        let mut st = self.lock();
+        st.peer = None;
+        PORTS.release_unlocked(&mut st.bound, self.fam);
+    }
+
+    fn poll_mask(&self) -> u32 {
+        let st = self.lock();
+        let mut m = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+        if !st.queue.is_empty() {
+            m |= EPOLLIN | EPOLLRDNORM;
+        }
+        if st.shutdown & RCV_SHUTDOWN != 0 {
+            m |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+        }
+        if st.shutdown == SHUTDOWN_MASK {
+            m |= EPOLLHUP;
+        }
+        if st.err.is_some() {
+            m |= EPOLLERR;
+        }
+        m
+    }
+}
+
+impl Socket for UdpSocket {
+    fn family(&self) -> i32 {
+        self.fam.number()
+    }
+
+    fn sock_type(&self) -> SockType {
+        SockType::Dgram
+    }
+
+    fn protocol(&self) -> i32 {
+        super::IPPROTO_UDP
+    }
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
+    fn bind(&self, raw: &[u8], ctx: &Ctx) -> Result<(), Errno> {
+        let mut st = self.lock();
+        let ep = self.fam.parse_bind(raw, self.v6only(&st))?;
+        let hold = self.hold(&st);
+        bind_to(&PORTS, &mut st.bound, ep, ctx.cred.euid == 0, hold)
+    }
+
+    fn listen(&self, _backlog: u32, _ctx: &Ctx) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    fn accept(&self, _w: &Wait) -> Result<Arc<dyn Socket>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    fn connect(&self, raw: &[u8], _ctx: &Ctx, _w: &Wait) -> Result<(), Errno> {
+        if family(raw)? == AF_UNSPEC {
+            self.disconnect();
+            return Ok(());
+        }
+        let mut st = self.lock();
+        let to = self.dest(raw, self.v6only(&st))?.ok_or(Errno::EINVAL)?;
+        self.autobind(&mut st)?;
+        let src = source_for(&st.bound.ip, &to.ip);
+        PORTS.fix_source(&mut st.bound, src);
+        st.peer = Some(to);
+        Ok(())
+    }
+
+    fn send(&self, msg: Outgoing, _ctx: &Ctx, _w: &Wait) -> Result<usize, Errno> {
+        if msg.flags & MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let (peer, v6only) = {
+            let st = self.lock();
+            (st.peer, self.v6only(&st))
+        };
+        let to = match msg.to {
+            Some(raw) => self.dest(raw, v6only)?.or(peer),
+            None => peer,
+        };
+        let to = to.ok_or(Errno::EDESTADDRREQ)?;
+        if to.port == 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.send_to(msg.data, to)
+    }
+
+    fn recv(&self, len: usize, flags: u32, w: &Wait) -> Result<Incoming, Errno> {
+        if flags & MSG_OOB != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // Past a shutdown, an empty queue is end of file for a call that would wait.
+        let eof_now = !w.nonblocking();
+        let got = w.until(&[&self.wq], || {
+            let mut st = self.lock();
+            // A pending error comes before any queued datagram (__skb_recv_udp).
+            if let Some(e) = st.err.take() {
+                return Some(Err(e));
+            }
+            let d = match flags & MSG_PEEK {
+                0 => st.queue.pop_front(),
+                _ => st.queue.front().cloned(),
+            };
+            match d {
+                Some(d) => Some(Ok(Some(d))),
+                None => (eof_now && st.shutdown & RCV_SHUTDOWN != 0).then_some(Ok(None)),
+            }
+        })??;
+        let Some(d) = got else {
+            return Ok(Incoming::default());
+        };
+        let full = d.data.len();
+        let mut inc = Incoming {
+            from: Some(self.fam.sockaddr(d.from)),
+            data: d.data,
+            ..Default::default()
+        };
+        if full > len {
+            inc.data.truncate(len);
+            inc.flags |= MSG_TRUNC;
+        }
+        inc.len = if flags & MSG_TRUNC != 0 {
+            full
+        } else {
+            inc.data.len()
+        };
+        Ok(inc)
+    }
+
+    fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        if !(0..=2).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.lock();
+        // Linux sets the bits even on an unconnected socket, which it says is not.
+        st.shutdown |= how as u8 + 1;
+        let connected = st.peer.is_some();
+        drop(st);
+        self.input_event();
+        if connected {
+            Ok(())
+        } else {
+            Err(Errno::ENOTCONN)
+        }
+    }
+
+    fn name(&self) -> Vec<u8> {
+        let b = self.lock().bound;
+        self.fam.sockaddr(Endpoint {
+            ip: b.ip,
+            port: b.port,
+        })
+    }
+
+    fn peer_name(&self) -> Result<Vec<u8>, Errno> {
+        let peer = self.lock().peer.ok_or(Errno::ENOTCONN)?;
+        Ok(self.fam.sockaddr(peer))
+    }
+
+    fn peer_cred(&self) -> Option<Ucred> {
+        None
+    }
+
+    fn listening(&self) -> bool {
+        false
+    }
+
+    fn take_error(&self) -> i32 {
+        self.lock().err.take().map_or(0, |e| e as i32)
+    }
+
+    /// SIOCINQ on UDP: the next datagram's length.
+    fn queued(&self) -> Result<usize, Errno> {
+        Ok(self.lock().queue.front().map_or(0, |d| d.data.len()))
+    }
+
+    fn unsent(&self) -> usize {
+        0
+    }
+
+    fn poll(&self) -> Readiness {
+        Readiness {
+            mask: self.poll_mask(),
+            ins: self.ins.load(Ordering::SeqCst),
+            outs: self.outs.load(Ordering::SeqCst),
+        }
+    }
+
+    fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
+    fn release(&self) {
+        let mut st = self.lock();
+        if st.released {
+            return;
+        }
+        st.released = true;
+        st.queue.clear();
+        PORTS.unbind(&st.bound);
+    }
+
+    fn save(&self, _ix: &mut dyn SaveIndex) -> SavedSocket {
+        SavedSocket::Udp(self.saved())
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn setsockopt(&self, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
+        let mut st = self.lock();
+        if (level, name) == (SOL_IPV6, IPV6_V6ONLY) && st.bound.port != 0 {
+            return Err(Errno::EINVAL);
+        }
+        st.opts.set(self.fam, Proto::Udp, level, name, val)
+    }
+
+    fn getsockopt(&self, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+        self.lock().opts.get(self.fam, Proto::Udp, level, name)
+    }
+}
