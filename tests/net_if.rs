@@ -59,6 +59,26 @@ fn busybox_ip_shows_the_loopback_interface() {
     }
 }
 
+/// busybox nc over 127.0.0.1, then ifconfig (its ioctls on an AF_INET socket, and
+/// /proc/net/dev): the bytes went over `lo` and were counted.
+#[test]
+fn loopback_traffic_is_counted() {
+    let vk = busybox(
+        "nc -l -p 7777 > /tmp/got & sleep 0.5; echo hello-lo | nc 127.0.0.1 7777; wait; \
+         cat /tmp/got; ifconfig lo",
+    );
+    let out = &vk.stdout;
+    assert!(out.starts_with("hello-lo\n"), "{out}");
+    assert!(out.contains("inet addr:127.0.0.1  Mask:255.0.0.0"), "{out}");
+    assert!(out.contains("UP LOOPBACK RUNNING  MTU:65536"), "{out}");
+    let rx = out
+        .split("RX bytes:")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(rx.is_some_and(|n| n >= 9), "RX bytes counted: {out}");
+}
+
 #[test]
 fn proc_net_dev_lists_lo() {
     let vk = busybox("cat /proc/net/dev");

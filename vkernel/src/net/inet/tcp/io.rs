@@ -11,6 +11,7 @@ use super::{Conn, State, TcpSocket, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::fs::epoll::{
     EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
 };
+use crate::net::iface::interfaces;
 use crate::net::{Incoming, Wait, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL};
 
 /// Where a send's bytes can go now.
@@ -126,6 +127,7 @@ impl TcpSocket {
             }
             pst.rx.extend(&data[sent..sent + n]);
             drop(pst);
+            interfaces().loopback().stats.looped(n);
             peer.input_event();
             sent += n;
         }
