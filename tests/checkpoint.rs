@@ -226,6 +226,49 @@ fn a_full_disk_keeps_the_previous_image_and_the_guest() {
     }
 }
 
+/// vkernel killed (SIGKILL) while it writes a checkpoint: the previous image at the
+/// same path is untouched and still thaws.
+#[test]
+fn a_kill_during_a_checkpoint_keeps_the_previous_image() {
+    let dir = scratch_path("kill9");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let target = dir.join("ck.elf");
+    let mut run = boot_guest(&GUESTS, &target, "ckpt", Cc::Glibc, "bigmem");
+    run.read_until("ready");
+    run.signal(libc::SIGUSR1);
+    let t0 = Instant::now();
+    while !target.is_file() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let first = std::fs::read(&target).expect("the first image");
+    run.signal(libc::SIGUSR1);
+    // Kill it once the second image's temporary file exists: half written.
+    let writing = || {
+        images(&dir)
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".tmp"))
+    };
+    let t0 = Instant::now();
+    while !writing() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(writing(), "no temporary file appeared in {}", dir.display());
+    run.signal(libc::SIGKILL);
+    let (status, _, err) = run.finish();
+    assert_eq!(status, -1, "killed: {err}");
+    assert_eq!(
+        err.matches(": checkpoint ").count(),
+        1,
+        "one finished checkpoint: {err}"
+    );
+    assert!(
+        std::fs::read(&target).expect("image") == first,
+        "previous image intact"
+    );
+    assert!(info(&target, false).status.success());
+}
+
 fn full_disk_in(dir: &Path) {
     let target = dir.join("ck.elf");
     let run = boot_guest(&GUESTS, &target, "ckpt", Cc::Glibc, "compute");
@@ -285,10 +328,11 @@ twins!(thaw_continues_sleeps_on_the_guests_monotonic_clock, cc => {
     checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "sleeper", &[700, 1800], Duration::from_secs(1));
 });
 
-// A checkpoint in the poll, then one in the futex wait, each image resting a second:
-// both time out after their own length of guest time.
-twins!(thaw_continues_poll_and_futex_timeouts, cc => {
-    checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "timeouts", &[700, 1500], Duration::from_secs(1));
+// A checkpoint in the poll, one in the futex wait and one in epoll_wait, each image
+// resting a second: each times out after its own length of guest time.
+twins!(thaw_continues_poll_futex_and_epoll_timeouts, cc => {
+    let stops = [700, 1500, 1500];
+    checkpoint_and_thaw_after(&GUESTS, "ckpt", cc, "timeouts", &stops, Duration::from_secs(1));
 });
 
 twins!(thaw_resumes_a_parent_in_wait4_and_keeps_a_child_stopped, cc => {

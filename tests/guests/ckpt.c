@@ -16,13 +16,16 @@
  *             start, timed on CLOCK_MONOTONIC and CLOCK_BOOTTIME: a thaw must
  *             neither restart a sleep nor count the time the image sat on disk
  *   timeouts  a poll with a 1.5 s timeout, then a FUTEX_WAIT with a relative 1.5 s
- *             timeout that nobody wakes: each must time out after 1.5 s of the
- *             guest's monotonic time, a thaw in between or not
+ *             timeout that nobody wakes, then an epoll_wait of 1.5 s on an empty
+ *             epoll: each must time out after 1.5 s of the guest's monotonic time,
+ *             a thaw in between or not
  *   waiter    one child stopped by SIGSTOP, another sleeping 1.5 s while the parent
  *             waits for it in wait4; the second is reaped with its status, the first
  *             stays stopped until the parent continues it
  *   vforker   a vfork child sleeps 1.5 s before it execs, while its parent waits
  *             in vfork; the parent must get that child back, not make another
+ *   bigmem    dirties 192 MiB, says "ready", then idles (10 s at most): a guest
+ *             whose checkpoint takes a while to write
  *   forker    forks 500 short-lived children one after another, reaping each and
  *             summing their exit codes, so checkpoints land in and around fork
  *   cputime   burns 1.5 s of CPU time in two threads, reading the process and
@@ -208,10 +211,17 @@ static void timeouts(void) {
     long r = syscall(SYS_futex, &word, WAIT_PRIVATE, 0, &rel, NULL, 0);
     CHECK(r == -1 && errno == ETIMEDOUT, "the futex wait timed out: %ld", r);
     long long waited = ms_since(CLOCK_MONOTONIC, m0) - polled;
-    printf("value poll %lld ms, futex %lld ms\n", polled, waited);
+    printf("waiting in epoll\n");
+    fflush(stdout);
+    int ep = epoll_create1(0);
+    struct epoll_event ev;
+    CHECK(ep >= 0 && epoll_wait(ep, &ev, 1, 1500) == 0, "epoll_wait timed out");
+    long long epolled = ms_since(CLOCK_MONOTONIC, m0) - polled - waited;
+    printf("value poll %lld ms, futex %lld ms, epoll %lld ms\n", polled, waited, epolled);
     CHECK(polled >= 1500 && polled < 1900, "the poll took %lld ms", polled);
     CHECK(waited >= 1500 && waited < 1900, "the futex wait took %lld ms", waited);
-    printf("poll and futex timed out after 1.5 s each\n");
+    CHECK(epolled >= 1500 && epolled < 1900, "the epoll_wait took %lld ms", epolled);
+    printf("poll, futex and epoll_wait timed out after 1.5 s each\n");
 }
 
 static void waiter(void) {
@@ -264,6 +274,20 @@ static void vforked(void) {
     printf("exec'd after vfork\n");
     fflush(stdout);
     exit(4);
+}
+
+static void bigmem(void) {
+    size_t n = 192u << 20;
+    unsigned char *buf = malloc(n);
+    CHECK(buf != NULL, "malloc");
+    if (!buf)
+        return;
+    vk_fill(buf, n, 3);
+    printf("ready\n");
+    fflush(stdout);
+    for (int i = 0; i < 100; i++)
+        vk_msleep(100);
+    printf("hash %016llx\n", (unsigned long long)vk_fnv(buf, n));
 }
 
 static void forker(void) {
@@ -341,6 +365,7 @@ static const struct vk_mode modes[] = {
     {"-vforked", vforked},
     {"cputime", cputime},
     {"forker", forker},
+    {"bigmem", bigmem},
     {NULL, NULL},
 };
 

@@ -454,9 +454,18 @@ static void fork_mode(void) {
 
 static char self_path[256];
 
+static long long cpu_ms(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static void *execer(void *arg) {
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", (long)arg);
+    /* CPU time used before the exec stays the process's. */
+    while (cpu_ms(CLOCK_THREAD_CPUTIME_ID) < 300)
+        ;
     fflush(stdout);
     execl(self_path, self_path, "-after", pid, (char *)NULL);
     printf("FAIL exec: %s\n", strerror(errno));
@@ -472,9 +481,12 @@ static void exec_mode(void) {
 }
 
 static int after_main(const char *pid) {
-    printf("after exec from a thread: same pid %s\n", atol(pid) == getpid() ? "yes" : "no");
+    int same = atol(pid) == getpid();
+    int kept = cpu_ms(CLOCK_PROCESS_CPUTIME_ID) >= 300;
+    printf("after exec from a thread: same pid %s\n", same ? "yes" : "no");
+    printf("the CPU time from before the exec is kept: %s\n", kept ? "yes" : "no");
     printf("threads exec ok\n");
-    return atol(pid) == getpid() ? 0 : 1;
+    return same && kept ? 0 : 1;
 }
 
 /* ---- how a thread group ends ----------------------------------------------------------- */

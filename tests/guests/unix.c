@@ -23,7 +23,7 @@
  *   dgram      datagrams: sender addresses (length 0 from an unbound sender),
  *              boundaries, MSG_TRUNC both ways, MSG_PEEK, FIONREAD, empty datagrams,
  *              connect (EPERM for others), ENOTCONN, a full receiver (11 queued,
- *              then EAGAIN), EMSGSIZE, ECONNREFUSED then ENOTCONN after the peer
+ *              then EAGAIN, or a blocking send that waits for room), EMSGSIZE, ECONNREFUSED then ENOTCONN after the peer
  *              closes, SOCK_RAW is a datagram socket
  *   seqpacket  boundaries and MSG_TRUNC over socketpair and over listen/connect;
  *              ENOTCONN unconnected; 0 after the peer closes; EPIPE without SIGPIPE
@@ -42,9 +42,11 @@
  *              accept interrupted by a signal: EINTR, restarted with SA_RESTART, EINTR
  *              with SA_RESTART when SO_RCVTIMEO is set; O_NONBLOCK, FIONBIO,
  *              MSG_DONTWAIT; sendmmsg and recvmmsg
+ *   flood      connections until EMFILE (RLIMIT_NOFILE 512 natively; vkernel keeps
+ *              1024), then every waiting one accepted
  *   errors     bad families, types, protocols, flags, address lengths; ENOTSOCK,
  *              EBADF, EINVAL, EOPNOTSUPP, EMSGSIZE; open() of a socket node is ENXIO;
- *              AF_INET is a "value" line (vkernel has no AF_INET yet)
+ *              MSG_OOB is a "value" line (vkernel does not have it)
  * Modes for checkpoint tests (they sleep where the test checkpoints):
  *   xfer       a child streams 6 MiB through a path socket in 1 MiB writes, the
  *              parent reads it in 64 KiB MSG_WAITALL reads with short sleeps and
@@ -390,6 +392,8 @@ static void abstract(void) {
 
 static int nb_connect(const struct sockaddr_un *a, socklen_t len) {
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -1;
     if (connect(s, (const struct sockaddr *)a, len) == 0)
         return s;
     int e = errno;
@@ -561,6 +565,16 @@ static void dgram(void) {
     CHECK(recv(r, buf, sizeof buf, 0) == 4, "drain one");
     printf("after one read: %s\n", pollbits(revents(u, POLLOUT)));
     fcntl(u, F_SETFL, 0);
+    CHECK(send(u, "fill", 4, 0) == 4, "full again");
+    pid_t c = vk_fork();
+    if (c == 0) {
+        long long t0 = vk_mono_ms();
+        ssize_t w = send(u, "late", 4, 0);
+        vk_exit(w == 4 && vk_mono_ms() - t0 >= 150 ? 0 : 1);
+    }
+    vk_msleep(300);
+    CHECK(recv(r, buf, sizeof buf, 0) == 4, "make room");
+    vk_reap_ok(c, "a sender blocked on a full receiver");
     while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0)
         ;
 
@@ -1089,10 +1103,6 @@ static void wait_(void) {
 /* ---- errors ---------------------------------------------------------------------- */
 
 static void errors(void) {
-    int inet = socket(AF_INET, SOCK_STREAM, 0);
-    printf("value inet %s\n", inet >= 0 ? "ok" : errno == EAFNOSUPPORT ? "EAFNOSUPPORT" : strerror(errno));
-    if (inet >= 0)
-        close(inet);
     EXPECT_ERR("family 99", socket(99, SOCK_STREAM, 0), EAFNOSUPPORT);
     EXPECT_ERR("family -1", socket(-1, SOCK_STREAM, 0), EAFNOSUPPORT);
     EXPECT_ERR("type 7", socket(AF_UNIX, 7, 0), ESOCKTNOSUPPORT);
@@ -1341,12 +1351,44 @@ static void blocked(void) {
     vk_rmtree(dir);
 }
 
+/* Connections until the descriptor table is full: EMFILE for the next connect and
+ * accept; the waiting connections can all be accepted afterwards. */
+static void flood(void) {
+    struct rlimit rl = {512, 512};
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
+    const char *dir = vk_tmpdir();
+    const char *path = vk_join(dir, "flood");
+    int l = listener(path, 4096);
+    struct sockaddr_un a;
+    socklen_t len = path_addr(&a, path);
+    static int fds[4096];
+    int n = 0;
+    while (n < 4096 && (fds[n] = nb_connect(&a, len)) >= 0)
+        n++;
+    printf("value connections %d\n", n);
+    printf("the flood ended with %s\n", errno == EMFILE ? "EMFILE" : strerror(errno));
+    EXPECT_ERR("accept with a full table", accept(l, NULL, NULL), EMFILE);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    int accepted = 0, eof = 0;
+    fcntl(l, F_SETFL, O_NONBLOCK);
+    for (int s; (s = accept(l, NULL, NULL)) >= 0; accepted++) {
+        char c;
+        eof += read(s, &c, 1) == 0;
+        close(s);
+    }
+    CHECK(accepted == n && eof == n, "accepted %d of %d, %d at EOF", accepted, n, eof);
+    printf("every waiting connection accepted, each at EOF\n");
+    close(l);
+    vk_rmtree(dir);
+}
+
 static const struct vk_mode modes[] = {
     {"pair", pair},         {"stream", stream},       {"abstract", abstract}, {"backlog", backlog},
     {"big", big},           {"dgram", dgram},         {"seqpacket", seqpacket}, {"rights", rights},
     {"creds", creds},       {"options", options},     {"wait", wait_},        {"errors", errors},
     {"xfer", xfer},         {"pending", pending},     {"dgrams", dgrams},     {"inflight", inflight},
-    {"blocked", blocked},   {NULL, NULL},
+    {"blocked", blocked},   {"flood", flood},         {NULL, NULL},
 };
 
 int main(int argc, char **argv) { return vk_main("unix", modes, argc, argv); }

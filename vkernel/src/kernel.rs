@@ -88,6 +88,7 @@ impl Kernel {
         // Before anything reads a clock: the guest's monotonic time goes on from the
         // checkpoint's.
         crate::clock::continue_from(&saved.kernel.clocks);
+        crate::net::iface::restore(&saved.kernel.net);
         let timers = crate::sched::timer::Timers::start()
             .map_err(|e| ckpt::CkptError::Decode(format!("timer thread: {e}")))?;
         let mut failed = None;

@@ -13,7 +13,7 @@ use vproc::{Regs, Stop, StubThread};
 use crate::kernel::{Kernel, KernelView};
 use crate::mm::{FaultOutcome, GuestPtr, UserMem, Vmspace, SEGV_MAPERR};
 use crate::process::{CpuTimes, ExitStatus, Process, Thread};
-use crate::sched::cpuclock::{CpuBase, CpuClock};
+use crate::sched::cpuclock::{CpuBase, CpuClock, Which};
 use crate::sched::{Block, Waker};
 use crate::signal::{Restart, RestartBlock, SigInfo};
 use crate::strace;
@@ -57,10 +57,6 @@ impl Block for Task {
 
     fn interrupted_after_progress(&self) -> bool {
         self.kernel.freezer.requested() || self.signal_pending()
-    }
-
-    fn freezing(&self) -> bool {
-        self.kernel.freezer.requested()
     }
 
     fn caller(&self) -> Option<(&Arc<Thread>, &Arc<Process>)> {
@@ -178,9 +174,9 @@ impl Task {
     }
 
     /// Runs `call`, a wait that `block` continues: a checkpoint taken meanwhile
-    /// records the block, so a thaw continues through restart_syscall, and so does a
-    /// signal that interrupts it when no handler runs (ERESTART_RESTARTBLOCK).
-    pub fn restartable(
+    /// records the block, so a thaw continues through restart_syscall. A signal ends
+    /// the call as it would anyway.
+    pub fn resumable(
         &mut self,
         block: RestartBlock,
         call: impl FnOnce(&mut Task) -> syscall::SysResult,
@@ -188,6 +184,17 @@ impl Task {
         self.waiting_in = Some(block);
         let r = call(self);
         self.waiting_in = None;
+        r
+    }
+
+    /// [`Task::resumable`], and a signal that interrupts the call when no handler
+    /// runs continues it through the block too (ERESTART_RESTARTBLOCK).
+    pub fn restartable(
+        &mut self,
+        block: RestartBlock,
+        call: impl FnOnce(&mut Task) -> syscall::SysResult,
+    ) -> syscall::SysResult {
+        let r = self.resumable(block, call);
         if r == Err(Errno::EINTR) {
             self.restart_block = Some(block);
             self.restart = Some(Restart::Block);
@@ -388,15 +395,23 @@ impl Task {
     }
 
     /// execve from a thread: this task leaves its stub for a fresh one. The old stub
-    /// dies with the old StubThread; a parked leader task sees the move and ends.
+    /// dies with the old StubThread; a parked leader task sees the move and ends. The
+    /// CPU time the old stub was charged stays the process's and the thread's.
     pub fn move_to_fresh_stub(&mut self) -> Result<(), vproc::VprocError> {
         let fresh = StubSource::Fresh.take(&self.kernel)?;
+        let pid = self.process.pid;
+        let process_cpu = CpuBase::now(CpuClock::process(pid, Which::Sched), &self.process);
+        let thread_cpu = CpuBase::now(CpuClock::thread(pid, self.tid), &self.process);
         self.thread = fresh;
         self.thread.share_cpu_with_tracer();
-        let (pid, tid) = (self.thread.space().pid(), self.thread.tid());
-        self.me.stub_pid.store(pid, Ordering::SeqCst);
+        let (stub, tid) = (self.thread.space().pid(), self.thread.tid());
+        self.me.stub_pid.store(stub, Ordering::SeqCst);
         self.me.stub_tid.store(tid, Ordering::SeqCst);
-        self.process.stub_pid.store(pid, Ordering::SeqCst);
+        self.process.stub_pid.store(stub, Ordering::SeqCst);
+        // After the switch: a reading in between is a little behind, never ahead
+        // (which could fire an ITIMER_PROF early).
+        *self.process.cpu_base() = process_cpu;
+        *self.me.cpu_base() = thread_cpu;
         self.process.thread_exit.notify_all();
         Ok(())
     }

@@ -42,6 +42,8 @@ pub struct KernelNote {
     pub clocks: crate::clock::SavedClocks,
     /// The guest's CLOCK_BOOTTIME at boot (uptime).
     pub booted_at: Duration,
+    /// The network interfaces' traffic counters.
+    pub net: crate::net::iface::SavedStats,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,6 +307,7 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
         ttys: kernel.ttys.save(),
         clocks: crate::clock::save(),
         booted_at: kernel.booted_at,
+        net: crate::net::iface::save(),
     };
     let vms = vmspaces
         .into_iter()

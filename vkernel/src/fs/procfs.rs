@@ -63,6 +63,8 @@ pub enum Global {
     Mounts,
     Version,
     Stat,
+    /// /proc/net/dev.
+    NetDev,
 }
 
 /// Whose directory a node is in: /proc/<pid> (no tid) or /proc/<pid>/task/<tid>,
@@ -93,6 +95,8 @@ pub enum ProcNode {
     /// /proc/<pid>/task: one directory per thread.
     TaskDir(i32),
     Global(Global),
+    /// /proc/net: the network's files.
+    NetDir,
 }
 
 const PID_FILES: [(&str, PidFile); 6] = [
@@ -138,6 +142,7 @@ fn ino_of(node: &ProcNode) -> u64 {
         // Descriptors past 2^31 - 1000 share numbers; the links are found by body.
         ProcNode::Fd(w, fd) => (*w, (1000 + u64::from(fd.unsigned_abs())) % IN_THREAD),
         ProcNode::Global(g) => (Who::process(0), 30 + *g as u64),
+        ProcNode::NetDir => (Who::process(0), 24),
     };
     let high = u64::from(who.tid.unwrap_or(who.pid).unsigned_abs());
     let thread = if who.tid.is_some() { IN_THREAD } else { 0 };
@@ -146,9 +151,11 @@ fn ino_of(node: &ProcNode) -> u64 {
 
 fn mode_of(node: &ProcNode) -> u32 {
     match node {
-        ProcNode::Root | ProcNode::Pid(_) | ProcNode::FdDir(_) | ProcNode::TaskDir(_) => {
-            S_IFDIR | 0o555
-        }
+        ProcNode::Root
+        | ProcNode::Pid(_)
+        | ProcNode::FdDir(_)
+        | ProcNode::TaskDir(_)
+        | ProcNode::NetDir => S_IFDIR | 0o555,
         ProcNode::SelfLink
         | ProcNode::ThreadSelfLink
         | ProcNode::Exe(_)
@@ -199,6 +206,7 @@ pub fn dir_node(inode: &Inode, view: &dyn ProcView) -> Option<ProcNode> {
         3 => ProcNode::Pid(who),
         22 => ProcNode::FdDir(who),
         23 => ProcNode::TaskDir(high),
+        24 => ProcNode::NetDir,
         _ => return inode.proc_node(),
     })
 }
@@ -259,6 +267,7 @@ fn children(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<(String, ProcNod
             let mut v: Vec<(String, ProcNode)> = vec![
                 ("self".into(), ProcNode::SelfLink),
                 ("thread-self".into(), ProcNode::ThreadSelfLink),
+                ("net".into(), ProcNode::NetDir),
             ];
             v.extend(
                 GLOBALS
@@ -273,6 +282,7 @@ fn children(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<(String, ProcNod
             v
         }
         ProcNode::Pid(who) => pid_dir(*who),
+        ProcNode::NetDir => vec![("dev".into(), ProcNode::Global(Global::NetDev))],
         ProcNode::TaskDir(pid) => info(*pid)?
             .tids
             .into_iter()
@@ -426,6 +436,7 @@ fn global(g: Global, view: &dyn ProcView) -> String {
             env!("CARGO_PKG_VERSION")
         ),
         Global::Stat => kernel_stat(view),
+        Global::NetDev => crate::net::iface::interfaces().proc_net_dev(),
     }
 }
 

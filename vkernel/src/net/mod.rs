@@ -9,7 +9,10 @@
 
 pub mod addr;
 pub mod cmsg;
+pub mod iface;
 pub mod inet;
+pub mod netlink;
+pub mod rtnetlink;
 pub mod socket;
 pub mod unix;
 
@@ -34,6 +37,7 @@ pub fn create(family: i32, ty: i32, protocol: i32) -> Result<Arc<dyn Socket>, Er
     check_args(family, ty)?;
     match family {
         AF_UNIX => Ok(unix::UnixSocket::create(unix_type(ty)?, protocol)?),
+        netlink::AF_NETLINK => Ok(netlink::NetlinkSocket::create(ty, protocol)?),
         inet::addr::AF_INET => inet::create(inet::addr::Family::V4, ty, protocol),
         inet::addr::AF_INET6 => inet::create(inet::addr::Family::V6, ty, protocol),
         _ => Err(Errno::EAFNOSUPPORT),
@@ -93,6 +97,7 @@ pub const DEV_SOCKFS: u64 = 0x8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SavedSocket {
     Unix(unix::SavedUnix),
+    Netlink(netlink::SavedNetlink),
     Tcp(inet::SavedTcp),
     Udp(inet::SavedUdp),
 }
@@ -103,6 +108,7 @@ pub enum SavedSocket {
 pub fn bare(saved: &SavedSocket) -> Arc<dyn Socket> {
     match saved {
         SavedSocket::Unix(u) => unix::UnixSocket::bare(u.ty),
+        SavedSocket::Netlink(_) => netlink::NetlinkSocket::bare(),
         SavedSocket::Tcp(t) => inet::TcpSocket::bare(t.fam),
         SavedSocket::Udp(u) => inet::UdpSocket::bare(u.fam),
     }
@@ -116,6 +122,7 @@ pub fn restore(
 ) -> Result<(), CkptError> {
     match saved {
         SavedSocket::Unix(u) => unix::restore(&unix::UnixSocket::of(sock.clone())?, u, ix),
+        SavedSocket::Netlink(n) => netlink::NetlinkSocket::of(sock.clone())?.restore(n),
         SavedSocket::Tcp(_) | SavedSocket::Udp(_) => inet::restore(sock, saved, ix),
     }
 }

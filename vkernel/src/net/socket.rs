@@ -3,6 +3,7 @@
 //! socket call waits ([`Wait`]).
 
 use std::any::Any;
+use std::cell::Cell;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -441,11 +442,15 @@ fn timeval(t: Option<Duration>) -> Vec<u8> {
 }
 
 /// How a socket call may wait: not at all (O_NONBLOCK, MSG_DONTWAIT), until a deadline
-/// (SO_RCVTIMEO, SO_SNDTIMEO), or for ever; every wait is interruptible.
+/// (SO_RCVTIMEO, SO_SNDTIMEO), or for ever; every wait is interruptible. One `Wait`
+/// serves a whole system call, which may make several sends (a long stream write
+/// goes in pieces).
 pub struct Wait<'a> {
     b: &'a dyn Block,
     nonblock: bool,
     deadline: Option<Instant>,
+    /// The call has moved data: a checkpoint cannot park it any more.
+    moved: Cell<bool>,
 }
 
 impl<'a> Wait<'a> {
@@ -454,29 +459,45 @@ impl<'a> Wait<'a> {
             b,
             nonblock: nonblock || timeout == Some(Duration::ZERO),
             deadline: timeout.map(|t| Instant::now() + t),
+            moved: Cell::new(false),
         }
     }
 
     /// Sleeps on `queues` until `cond` gives a value: EAGAIN when the call must not
-    /// wait or its timeout passes, EINTR for a signal. `moved`: the call has already
-    /// moved data, so a checkpoint cannot park it and re-issue it after the thaw (that
-    /// would move the data twice); it ends with EINTR instead, and the caller returns
-    /// what it moved, as for a signal.
+    /// wait or its timeout passes, EINTR for a signal. Once the call has moved data, a
+    /// checkpoint cannot park it and re-issue it after the thaw (that would move the
+    /// data twice): it ends with EINTR instead, and the caller returns what it moved,
+    /// as for a signal.
     pub fn until<R>(
         &self,
         queues: &[&crate::sched::WaitQueue],
-        moved: bool,
-        mut cond: impl FnMut() -> Option<R>,
+        cond: impl FnMut() -> Option<R>,
     ) -> Result<R, Errno> {
         if self.nonblock {
+            let mut cond = cond;
             return cond().ok_or(Errno::EAGAIN);
         }
         let b = self.b;
-        let stop = || (moved && b.freezing()) || b.interrupted();
+        let stop = || {
+            if self.moved.get() {
+                b.interrupted_after_progress()
+            } else {
+                b.interrupted()
+            }
+        };
         crate::sched::wait_on(b.waker(), queues, self.deadline, &stop, cond).map_err(|e| match e {
             crate::sched::WaitError::Interrupted => Errno::EINTR,
             crate::sched::WaitError::TimedOut => Errno::EAGAIN,
         })
+    }
+
+    /// The call moved data (see `until`).
+    pub fn moved(&self) {
+        self.moved.set(true);
+    }
+
+    pub fn has_moved(&self) -> bool {
+        self.moved.get()
     }
 
     /// The caller wrote to a socket that will take no more: SIGPIPE for its thread.

@@ -254,7 +254,7 @@ impl UnixSocket {
                 Joined::Retry => {}
                 Joined::Done(r) => break r,
                 Joined::Full => {
-                    let room = w.until(&[&listener.wq], false, || {
+                    let room = w.until(&[&listener.wq], || {
                         listener.has_room_or_is_gone().then_some(())
                     });
                     if let Err(e) = room {
@@ -583,7 +583,7 @@ impl Socket for UnixSocket {
         if !self.ty.connection_based() {
             return Err(Errno::EOPNOTSUPP);
         }
-        let e = w.until(&[&self.wq], false, || {
+        let e = w.until(&[&self.wq], || {
             let mut st = self.lock();
             let shut = st.shutdown & RCV_SHUTDOWN != 0;
             let Conn::Listening { pending, .. } = &mut st.conn else {

@@ -22,11 +22,6 @@ pub trait Block {
     fn interrupted_after_progress(&self) -> bool {
         self.interrupted()
     }
-    /// Whether a checkpoint is waiting for this task to park. A wait that has already
-    /// moved data asks, to end short instead of parking (`net::Wait::until`).
-    fn freezing(&self) -> bool {
-        false
-    }
     /// The caller wrote to a pipe nobody reads: SIGPIPE for the writing thread.
     fn sigpipe(&self);
     /// The guest thread and process making the call (Linux's `current`), for

@@ -214,6 +214,15 @@ pub enum RestartBlock {
         nfds: u64,
         target: Option<std::time::Duration>,
     },
+    /// epoll_wait of `epfd` into `max` events at `events`, until `target` on
+    /// CLOCK_MONOTONIC (None: no timeout). Only a thaw continues it: a signal ends
+    /// epoll_wait with EINTR, as on Linux.
+    Epoll {
+        epfd: u64,
+        events: u64,
+        max: u64,
+        target: Option<std::time::Duration>,
+    },
     /// A futex wait with a timeout, until `target` on guest clock `clock`, Linux's
     /// futex_wait_restart.
     Futex {

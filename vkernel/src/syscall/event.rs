@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::time::{deadline_after, wall_now};
 use super::{fd_arg, SysResult};
 use crate::fs::epoll::{self, Epoll, EPOLLEXCLUSIVE, EXCLUSIVE_OK};
 use crate::fs::event::{
@@ -17,6 +18,7 @@ use crate::fs::file::{O_NONBLOCK, O_RDWR};
 use crate::fs::{FileKind, OpenFile};
 use crate::mm::{GuestPtr, UserMem};
 use crate::sched::{block_on, WaitQueue};
+use crate::signal::RestartBlock;
 use crate::task::Task;
 
 /// O_CLOEXEC, which EFD_/TFD_/SFD_/EPOLL_CLOEXEC all equal.
@@ -269,14 +271,43 @@ pub fn epoll_ctl(t: &mut Task, a: [u64; 6]) -> SysResult {
 }
 
 pub fn epoll_wait(t: &mut Task, a: [u64; 6]) -> SysResult {
-    let ms = a[3] as i32;
-    let deadline = (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
-    do_epoll_wait(t, a, deadline)
+    let target = u64::try_from(a[3] as i32)
+        .ok()
+        .map(|ms| wall_now(libc::CLOCK_MONOTONIC) + Duration::from_millis(ms));
+    epoll_wait_until(t, a[0], a[1], a[2], target)
+}
+
+/// epoll_wait until `target` on the guest's monotonic clock; a thaw goes on waiting
+/// here to the same deadline (see `RestartBlock::Epoll`).
+pub(super) fn epoll_wait_until(
+    t: &mut Task,
+    epfd: u64,
+    events: u64,
+    max: u64,
+    target: Option<Duration>,
+) -> SysResult {
+    let deadline =
+        target.map(|d| deadline_after(d.saturating_sub(wall_now(libc::CLOCK_MONOTONIC))));
+    let block = RestartBlock::Epoll {
+        epfd,
+        events,
+        max,
+        target,
+    };
+    t.resumable(block, |t| {
+        do_epoll_wait(t, [epfd, events, max, 0, 0, 0], deadline)
+    })
 }
 
 /// epoll_pwait: epoll_wait with a temporary signal mask (sigset pointer and size).
+/// With a mask, a thaw issues it again (the mask is the caller's own by then).
 pub fn epoll_pwait(t: &mut Task, a: [u64; 6]) -> SysResult {
-    super::poll::with_mask(t, a[4], a[5], |t| epoll_wait(t, a))
+    if a[4] == 0 {
+        return epoll_wait(t, a);
+    }
+    let ms = a[3] as i32;
+    let deadline = (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
+    super::poll::with_mask(t, a[4], a[5], |t| do_epoll_wait(t, a, deadline))
 }
 
 /// epoll_pwait2: the timeout is a timespec (NULL: forever).

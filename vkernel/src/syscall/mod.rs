@@ -9,6 +9,7 @@ mod itimer;
 mod lock;
 mod mm;
 mod net;
+mod netdev;
 mod poll;
 mod prctl;
 mod process;

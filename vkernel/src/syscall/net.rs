@@ -16,7 +16,7 @@ use crate::fs::inode::{next_ino, Body, Inode, InodeState, S_IFSOCK};
 use crate::fs::{fdtable, permitted, FileKind, OpenFile, MAY_WRITE};
 use crate::mm::{GuestPtr, Pod, UserMem};
 use crate::net::cmsg::{self, CmsgOut, SCM_CREDENTIALS, SCM_MAX_FD, SCM_RIGHTS};
-use crate::net::{self, Ctx, Incoming, Outgoing, Paths, Socket, Ucred, Wait};
+use crate::net::{self, Ctx, Incoming, Outgoing, Paths, SockType, Socket, Ucred, Wait};
 use crate::net::{MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_DONTWAIT, MSG_WAITFORONE, SOL_SOCKET};
 use crate::task::Task;
 
@@ -34,6 +34,8 @@ const UIO_MAXIOV: u64 = 1024;
 const OPTMEM_MAX: u64 = 131072;
 /// Option values longer than this are never needed (the longest is a timeval).
 const MAX_OPTVAL: usize = 64;
+/// A stream send copies in at most this much at a time.
+const CHUNK: usize = 1 << 20;
 
 /// struct msghdr.
 #[repr(C)]
@@ -279,14 +281,58 @@ pub fn shutdown(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// One send: `msg` with the file's O_NONBLOCK as MSG_DONTWAIT, SO_SNDTIMEO.
-fn send(t: &mut Task, f: &OpenFile, s: &dyn Socket, mut msg: Outgoing) -> SysResult {
-    if f.nonblocking() {
-        msg.flags |= MSG_DONTWAIT;
-    }
+/// What a send sends besides its bytes.
+#[derive(Default)]
+struct Extras {
+    to: Option<Vec<u8>>,
+    rights: Vec<Arc<OpenFile>>,
+    creds: Option<Ucred>,
+    flags: u32,
+}
+
+/// One send of the bytes `iov` names, with the file's O_NONBLOCK as MSG_DONTWAIT and
+/// SO_SNDTIMEO. A stream's bytes go in pieces of at most `CHUNK` (so a huge write
+/// never needs a huge kernel buffer), on one `Wait`, until one goes short; the files
+/// ride with the first. A message goes whole, and since no socket takes a message
+/// longer than its send buffer, a byte more than that is all it needs to be refused.
+fn send(t: &mut Task, f: &OpenFile, s: &dyn Socket, iov: &[(u64, usize)], x: Extras) -> SysResult {
+    let flags = x.flags | if f.nonblocking() { MSG_DONTWAIT } else { 0 };
     let timeout = s.common().opts().sndtimeo;
-    let nonblock = msg.flags & MSG_DONTWAIT != 0;
-    let r = with_ctx(t, |ctx| s.send(msg, ctx, &Wait::new(t, nonblock, timeout)));
+    let len = total(iov);
+    let stream = s.sock_type() == SockType::Stream;
+    let piece = if stream {
+        CHUNK
+    } else {
+        s.common().opts().sndbuf + 1
+    };
+    let r = with_ctx(t, |ctx| {
+        let w = Wait::new(t, flags & MSG_DONTWAIT != 0, timeout);
+        let mut rights = x.rights;
+        let mut done = 0;
+        loop {
+            let data = match gather(t, iov, done, (len - done).min(piece)) {
+                Ok(d) => d,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            };
+            let msg = Outgoing {
+                data: &data,
+                to: x.to.as_deref(),
+                rights: std::mem::take(&mut rights),
+                creds: x.creds,
+                flags,
+            };
+            let n = match s.send(msg, ctx, &w) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            };
+            done += n;
+            if !stream || done == len || n < data.len() {
+                return Ok(done);
+            }
+        }
+    });
     Ok(restart_rule(t, timeout, r)? as u64)
 }
 
@@ -312,19 +358,17 @@ fn recv(
 
 pub fn sendto(t: &mut Task, a: [u64; 6]) -> SysResult {
     let (f, s) = socket_of(t, a[0])?;
-    let data = gather(t, &[(a[1], a[2] as usize)])?;
     let to = if a[4] != 0 {
         Some(read_addr(t, a[4], a[5])?).filter(|v| !v.is_empty())
     } else {
         None
     };
-    let msg = Outgoing {
-        data: &data,
-        to: to.as_deref(),
+    let x = Extras {
+        to,
         flags: a[3] as u32,
         ..Default::default()
     };
-    send(t, &f, &*s, msg)
+    send(t, &f, &*s, &[(a[1], a[2] as usize)], x)
 }
 
 pub fn recvfrom(t: &mut Task, a: [u64; 6]) -> SysResult {
@@ -352,20 +396,17 @@ pub fn read_iov(t: &mut Task, f: &OpenFile, s: &dyn Socket, iov: &[(u64, usize)]
 
 /// write(2) and writev(2) of a socket: one send of everything (one datagram).
 pub fn write_iov(t: &mut Task, f: &OpenFile, s: &dyn Socket, iov: &[(u64, usize)]) -> SysResult {
-    let data = gather(t, iov)?;
-    let msg = Outgoing {
-        data: &data,
-        ..Default::default()
-    };
-    send(t, f, s, msg)
+    send(t, f, s, iov, Extras::default())
 }
 
-/// The guest's iovecs as (address, length), for readv/writev.
+/// The guest's iovecs as (address, length), for readv/writev; a length that is
+/// negative as a ssize_t is EINVAL.
 pub fn iov_list(t: &Task, addr: u64, count: u64) -> Result<Vec<(u64, usize)>, Errno> {
-    Ok(iovecs(t, addr, count)?
-        .iter()
-        .map(|v| (v.iov_base as u64, v.iov_len))
-        .collect())
+    let iov = iovecs(t, addr, count)?;
+    if iov.iter().any(|v| v.iov_len > isize::MAX as usize) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(iov.iter().map(|v| (v.iov_base as u64, v.iov_len)).collect())
 }
 
 /// How much the iovecs hold in all, at most MAX_RW (Linux's MAX_RW_COUNT).
@@ -376,17 +417,20 @@ fn total(iov: &[(u64, usize)]) -> usize {
         .min(MAX_RW)
 }
 
-fn gather(t: &Task, iov: &[(u64, usize)]) -> Result<Vec<u8>, Errno> {
-    if iov.iter().any(|v| v.1 > isize::MAX as usize) {
-        return Err(Errno::EINVAL);
-    }
-    let mut data = vec![0u8; total(iov)];
+/// `len` bytes of the iovecs, from `skip` bytes in.
+fn gather(t: &Task, iov: &[(u64, usize)], mut skip: usize, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut data = vec![0u8; len];
     let mut at = 0;
     let mut mm = t.process.mm();
-    for &(base, len) in iov {
-        let n = len.min(data.len() - at);
-        mm.read_bytes(GuestPtr(base), &mut data[at..at + n])?;
-        at += n;
+    for &(base, n) in iov {
+        if at == len {
+            break;
+        }
+        let from = skip.min(n);
+        skip -= from;
+        let k = (n - from).min(len - at);
+        mm.read_bytes(GuestPtr(base + from as u64), &mut data[at..at + k])?;
+        at += k;
     }
     Ok(data)
 }
@@ -424,7 +468,6 @@ pub fn sendmsg(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 fn send_msghdr(t: &mut Task, f: &OpenFile, s: &dyn Socket, addr: u64, flags: u32) -> SysResult {
     let (hdr, iov) = read_msghdr(t, addr)?;
-    let data = gather(t, &iov)?;
     let to = if hdr.name != 0 && hdr.namelen != 0 {
         // sendmsg cuts a long name to a sockaddr_storage (sendto refuses it).
         let len = (hdr.namelen as usize).min(MAX_ADDR);
@@ -433,14 +476,13 @@ fn send_msghdr(t: &mut Task, f: &OpenFile, s: &dyn Socket, addr: u64, flags: u32
         None
     };
     let (rights, creds) = control_in(t, s, &hdr)?;
-    let msg = Outgoing {
-        data: &data,
-        to: to.as_deref(),
+    let x = Extras {
+        to,
         rights,
         creds,
         flags,
     };
-    send(t, f, s, msg)
+    send(t, f, s, &iov, x)
 }
 
 /// The SCM_RIGHTS and SCM_CREDENTIALS of a sendmsg (Linux's __scm_send): messages of
@@ -663,14 +705,15 @@ pub fn getsockopt(t: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// ioctl on a socket: SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ).
+/// ioctl on a socket: SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ), and the network
+/// device ioctls (syscall/netdev.rs).
 pub fn ioctl(t: &Task, s: &dyn Socket, req: u64, arg: u64) -> SysResult {
     const SIOCINQ: u64 = super::tty::FIONREAD;
     const SIOCOUTQ: u64 = 0x5411;
     let n = match req {
         SIOCINQ => s.queued()?,
         SIOCOUTQ => s.unsent(),
-        _ => return Err(Errno::ENOTTY),
+        _ => return super::netdev::ioctl(t, s.family(), req, arg),
     };
     t.process
         .mm()

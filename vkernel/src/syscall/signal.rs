@@ -339,6 +339,12 @@ pub fn restart_syscall(t: &mut Task, _a: [u64; 6]) -> SysResult {
         Some(RestartBlock::Poll { fds, nfds, target }) => {
             super::poll::poll_until(t, fds, nfds, target)
         }
+        Some(RestartBlock::Epoll {
+            epfd,
+            events,
+            max,
+            target,
+        }) => super::event::epoll_wait_until(t, epfd, events, max, target),
         Some(RestartBlock::Futex {
             addr,
             val,

@@ -469,7 +469,7 @@ impl TcpSocket {
     /// A blocking connect waits in a full backlog until it is let in or refused.
     fn await_connection(&self, w: &Wait) -> Result<(), Errno> {
         self.lock().sock = SockState::Connecting;
-        let done = w.until(&[&self.wq], false, || {
+        let done = w.until(&[&self.wq], || {
             let mut st = self.lock();
             match st.conn {
                 Conn::SynSent { .. } => None,
@@ -590,7 +590,7 @@ impl Socket for TcpSocket {
     }
 
     fn accept(&self, w: &Wait) -> Result<Arc<dyn Socket>, Errno> {
-        let e = w.until(&[&self.wq], false, || match &mut self.lock().conn {
+        let e = w.until(&[&self.wq], || match &mut self.lock().conn {
             Conn::Listening { queue, .. } => queue.pop_front().map(Ok),
             _ => Some(Err(Errno::EINVAL)),
         })??;

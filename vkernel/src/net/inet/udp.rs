@@ -19,6 +19,7 @@ use crate::fs::epoll::{
 };
 use crate::fs::file::Readiness;
 use crate::net::addr::family;
+use crate::net::iface::interfaces;
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_TRUNC, SO_REUSEADDR,
@@ -149,6 +150,7 @@ impl UdpSocket {
                 from,
             });
             drop(st);
+            interfaces().loopback().stats.looped(data.len());
             self.input_event();
         }
         true
@@ -283,7 +285,7 @@ impl Socket for UdpSocket {
         }
         // Past a shutdown, an empty queue is end of file for a call that would wait.
         let eof_now = !w.nonblocking();
-        let got = w.until(&[&self.wq], false, || {
+        let got = w.until(&[&self.wq], || {
             let mut st = self.lock();
             // A pending error comes before any queued datagram (__skb_recv_udp).
             if let Some(e) = st.err.take() {

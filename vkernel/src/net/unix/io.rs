@@ -6,6 +6,7 @@
 //! buffer until it is read (Linux's sk_wmem_alloc); a datagram receiver that is not
 //! connected back to its sender also takes at most `MAX_DGRAM_QLEN` + 1 messages.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
@@ -48,13 +49,44 @@ impl Msg {
     }
 }
 
+thread_local! {
+    /// Messages a release on this thread is letting go of (see `discard`).
+    static DISCARDING: RefCell<Option<Vec<Msg>>> = const { RefCell::new(None) };
+}
+
 /// Drops messages nobody will read: their senders get their send buffer back, and
-/// the files in flight are let go (outside any socket lock).
+/// the files in flight are let go (outside any socket lock). A file in flight may be
+/// the last hold on a socket whose queue holds more files, and so on: the outermost
+/// call lets go of them one batch at a time, so a long chain of sockets sent over
+/// sockets cannot run the kernel out of stack.
 pub(super) fn discard(msgs: VecDeque<Msg>) {
     for m in &msgs {
         m.from.uncharge(m.charge);
     }
-    drop(msgs);
+    let outermost = DISCARDING.with(|d| {
+        let mut d = d.borrow_mut();
+        match d.as_mut() {
+            Some(later) => {
+                later.extend(msgs);
+                false
+            }
+            None => {
+                *d = Some(Vec::from(msgs));
+                true
+            }
+        }
+    });
+    if !outermost {
+        return;
+    }
+    loop {
+        let batch = DISCARDING.with(|d| d.borrow_mut().as_mut().map(std::mem::take));
+        match batch {
+            Some(b) if !b.is_empty() => drop(b),
+            _ => break,
+        }
+    }
+    DISCARDING.with(|d| *d.borrow_mut() = None);
 }
 
 impl UnixSocket {
@@ -67,9 +99,9 @@ impl UnixSocket {
 
     /// Waits until our send buffer has room (Linux's sock_alloc_send_pskb): a pending
     /// error first, EPIPE once we may not send.
-    fn wait_for_room(&self, w: &Wait, moved: bool) -> Result<(), Errno> {
+    fn wait_for_room(&self, w: &Wait) -> Result<(), Errno> {
         let sndbuf = self.common.opts().sndbuf;
-        w.until(&[&self.wq], moved, || {
+        w.until(&[&self.wq], || {
             let mut st = self.lock();
             if let Some(e) = st.err.take() {
                 return Some(Err(e));
@@ -101,9 +133,10 @@ impl UnixSocket {
         st.queue.push_back(m);
     }
 
-    /// Refused to write: SIGPIPE unless MSG_NOSIGNAL, and EPIPE.
+    /// Refused to write: SIGPIPE unless MSG_NOSIGNAL or the call already sent some,
+    /// and EPIPE.
     fn broken_pipe(flags: u32, w: &Wait) -> Errno {
-        if flags & MSG_NOSIGNAL == 0 {
+        if flags & MSG_NOSIGNAL == 0 && !w.has_moved() {
             w.sigpipe();
         }
         Errno::EPIPE
@@ -135,7 +168,7 @@ impl UnixSocket {
         let mut rights = Some(msg.rights);
         let mut sent = 0;
         while sent < msg.data.len() {
-            if let Err(e) = self.wait_for_room(w, sent > 0) {
+            if let Err(e) = self.wait_for_room(w) {
                 return if sent > 0 { Ok(sent) } else { Err(e) };
             }
             let sndbuf = self.common.opts().sndbuf;
@@ -162,6 +195,7 @@ impl UnixSocket {
             peer.enqueue(&mut pst, m);
             drop(pst);
             peer.input_event();
+            w.moved();
             sent += n;
         }
         Ok(sent)
@@ -194,6 +228,9 @@ impl UnixSocket {
                 let stopped = got.take(&mut st, len);
                 (stopped, std::mem::take(&mut got.done))
             };
+            if !got.inc.data.is_empty() && flags & MSG_PEEK == 0 {
+                w.moved();
+            }
             discard(done);
             if stopped || got.inc.data.len() >= target {
                 break;
@@ -211,7 +248,7 @@ impl UnixSocket {
             }
             // With MSG_PEEK the messages looked at stay queued: wait for another.
             let seen = if flags & MSG_PEEK != 0 { got.peeked } else { 0 };
-            let more = w.until(&[&self.wq], !got.inc.data.is_empty(), || {
+            let more = w.until(&[&self.wq], || {
                 let st = self.lock();
                 let any = st.queue.len() > seen;
                 (any || st.err.is_some() || st.shutdown & RCV_SHUTDOWN != 0).then_some(())
@@ -257,7 +294,7 @@ impl UnixSocket {
         if msg.data.len() > self.common.opts().sndbuf.saturating_sub(32) {
             return Err(Errno::EMSGSIZE);
         }
-        self.wait_for_room(w, false)?;
+        self.wait_for_room(w)?;
         let me = self.me()?;
         let mut pending = Some(msg);
         loop {
@@ -276,7 +313,7 @@ impl UnixSocket {
                 }
                 Delivery::Dead => {}
                 Delivery::Full => {
-                    w.until(&[&other.wq, &self.wq], false, || {
+                    w.until(&[&other.wq, &self.wq], || {
                         (!other.full_for(&me, false)).then_some(())
                     })?;
                 }
@@ -359,7 +396,7 @@ impl UnixSocket {
         // A non-blocking datagram read of an empty, shut-down socket is EAGAIN; a
         // seqpacket one, or any blocking one, is end of file.
         let eof_now = seqpacket || !w.nonblocking();
-        let taken = w.until(&[&self.wq], false, || {
+        let taken = w.until(&[&self.wq], || {
             let mut st = self.lock();
             if !st.queue.is_empty() {
                 return Some(Ok(take_message(&mut st, flags)));

@@ -265,7 +265,7 @@ impl Block for Freezing {
     fn interrupted(&self) -> bool {
         panic!("parked in a call that had moved data")
     }
-    fn freezing(&self) -> bool {
+    fn interrupted_after_progress(&self) -> bool {
         true
     }
     fn sigpipe(&self) {}
@@ -294,4 +294,25 @@ fn a_checkpoint_ends_a_half_done_send_short() {
     assert_eq!(got.data, data[..n]);
     a.release();
     b.release();
+}
+
+#[test]
+fn a_long_chain_of_sockets_in_flight_is_let_go_without_recursion() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfs = Vfs::boot(&image(dir.path()));
+    let paths = InRoot(&vfs);
+    let c = ctx(&paths);
+    // Each pair's first end carries the previous pair's second end.
+    let mut carried: Option<Arc<OpenFile>> = None;
+    for _ in 0..10_000 {
+        let (a, b) = UnixSocket::pair(SockType::Stream, 0, &c).unwrap();
+        let (fa, fb) = (file(a), file(b));
+        if let Some(prev) = carried.take() {
+            send(&*sock(&fa), b"x", None, vec![prev], &c);
+        }
+        carried = Some(fb);
+        drop(fa);
+    }
+    // The last second end holds everything: letting it go unwinds the whole chain.
+    drop(carried);
 }

@@ -11,6 +11,7 @@ use super::{Conn, State, TcpSocket, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::fs::epoll::{
     EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
 };
+use crate::net::iface::interfaces;
 use crate::net::{Incoming, Wait, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL};
 
 /// Where a send's bytes can go now.
@@ -59,7 +60,7 @@ impl TcpSocket {
                     _ => return Err(Self::send_error(&mut st, flags, w)),
                 }
             }
-            w.until(&[&self.wq], false, || {
+            w.until(&[&self.wq], || {
                 (!matches!(self.lock().conn, Conn::SynSent { .. })).then_some(())
             })?;
         }
@@ -74,7 +75,10 @@ impl TcpSocket {
         moved: bool,
     ) -> Result<Room, Errno> {
         let window = self.window(peer);
-        w.until(&[&self.wq], moved, || {
+        if moved {
+            w.moved();
+        }
+        w.until(&[&self.wq], || {
             {
                 let mut st = self.lock();
                 if st.err.is_some() || st.shutdown & SEND_SHUTDOWN != 0 {
@@ -123,6 +127,7 @@ impl TcpSocket {
             }
             pst.rx.extend(&data[sent..sent + n]);
             drop(pst);
+            interfaces().loopback().stats.looped(n);
             peer.input_event();
             sent += n;
         }
@@ -197,7 +202,10 @@ impl TcpSocket {
                 }
             }
             let seen = if peek { data.len() } else { 0 };
-            let more = w.until(&[&self.wq], !peek && !data.is_empty(), || {
+            if !peek && !data.is_empty() {
+                w.moved();
+            }
+            let more = w.until(&[&self.wq], || {
                 let st = self.lock();
                 let news = st.rx.len() > seen || st.err.is_some() || st.fin;
                 let end = st.shutdown & RCV_SHUTDOWN != 0 || matches!(st.conn, Conn::Closed);
