@@ -5,7 +5,7 @@
 //! IPv6 over ::1 and v4-mapped addresses, poll/epoll readiness, the inet options,
 //! Linux's errno for bad input; busybox nc as client and server; and TCP and UDP
 //! sockets checkpointed and thawed: a transfer mid-stream, connections in a backlog
-//! and a half-closed one, queued datagrams.
+//! and a half-closed one, queued datagrams, a server in accept and a client in connect.
 //!
 //! Guest: inet.c (tests/guests/), each mode compared line by line with the same binary
 //! run natively on the host's loopback (see support/posix.rs), in both libc flavours
@@ -48,6 +48,9 @@ modes! {
     options => "options",
     /// socket(), bind, connect and sendto given bad input.
     bad_input => "errors",
+    /// Blocked recv, write, accept and connect: signals, SA_RESTART, SO_RCVTIMEO,
+    /// woken by another process.
+    waits => "wait",
 }
 
 /// The guest has only lo: anywhere else is unreachable (natively this would send
@@ -92,6 +95,14 @@ twins!(backlog_and_half_closed_thawed, cc => {
 twins!(queued_datagrams_thawed, cc => {
     chain(&GUESTS, "inet", cc, "dgrams", &[
         Stage { input: Input::NONE, stop: Some(Stop::Line("five datagrams queued; waiting")) },
+        Stage { input: Input::NONE, stop: None },
+    ]);
+});
+
+twins!(accept_and_connect_waits_thawed, cc => {
+    chain(&GUESTS, "inet", cc, "blocked", &[
+        Stage { input: Input::NONE, stop: Some(Stop::Line(
+            "one server in accept, one client in connect; waiting")) },
         Stage { input: Input::NONE, stop: None },
     ]);
 });
