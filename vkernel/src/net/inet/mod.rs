@@ -19,6 +19,8 @@ pub mod opts;
 pub mod ports;
 mod save;
 mod tcp;
+#[cfg(test)]
+mod tests;
 mod udp;
 
 use std::net::Ipv6Addr;
