@@ -1,7 +1,8 @@
 //! AF_UNIX sockets: socketpair, stream, datagram and seqpacket sockets named by paths
 //! and abstract names, listen/accept/connect with their backlog, shutdown, SCM_RIGHTS
 //! and SCM_CREDENTIALS, the common socket options, readiness and interrupted waits,
-//! Linux's errno for bad input; busybox syslogd and logger talking through /dev/log;
+//! Linux's errno for bad input, a flood of connections ending in EMFILE (no socket
+//! holds a host descriptor); busybox syslogd and logger talking through /dev/log;
 //! and sockets of every kind checkpointed and thawed: a stream mid-transfer, a
 //! connection waiting in a backlog, queued datagrams, a pipe end and a socket in
 //! flight, waits in accept and connect.
