@@ -287,25 +287,7 @@ impl UnixSocket {
             return Err(Errno::EOPNOTSUPP);
         }
         let seqpacket = self.ty == SockType::SeqPacket;
-        let to = match msg.to.filter(|_| !seqpacket) {
-            Some(raw) => Some(UnixAddr::parse(raw)?),
-            None => None,
-        };
-        let peer = {
-            let mut st = self.lock();
-            if seqpacket {
-                if let Some(e) = st.err.take() {
-                    return Err(e);
-                }
-                if !matches!(st.conn, Conn::Connected) {
-                    return Err(Errno::ENOTCONN);
-                }
-            }
-            st.peer.clone()
-        };
-        if to.is_none() && peer.is_none() {
-            return Err(Errno::ENOTCONN);
-        }
+        let (to, peer) = self.destination(msg.to)?;
         if self.passcred() {
             self.autobind()?;
         }
@@ -337,6 +319,30 @@ impl UnixSocket {
                 }
             }
         }
+    }
+
+    /// Where a datagram goes: the address given (a seqpacket socket ignores it) or
+    /// the peer; ENOTCONN with neither, and for a seqpacket socket not connected (a
+    /// pending error comes first there).
+    fn destination(&self, to: Option<&[u8]>) -> Result<Destination, Errno> {
+        let seqpacket = self.ty == SockType::SeqPacket;
+        let to = match to.filter(|_| !seqpacket) {
+            Some(raw) => Some(UnixAddr::parse(raw)?),
+            None => None,
+        };
+        let mut st = self.lock();
+        if seqpacket {
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+            if !matches!(st.conn, Conn::Connected) {
+                return Err(Errno::ENOTCONN);
+            }
+        }
+        if to.is_none() && st.peer.is_none() {
+            return Err(Errno::ENOTCONN);
+        }
+        Ok((to, st.peer.clone()))
     }
 
     /// One attempt to queue the datagram at `other`.
@@ -482,6 +488,9 @@ fn take_message(st: &mut State, flags: u32) -> Option<Msg> {
         charge: m.charge,
     })
 }
+
+/// A datagram's address, if it has one, and the sender's peer.
+type Destination = (Option<UnixAddr>, Option<Arc<UnixSocket>>);
 
 /// One attempt of a datagram send.
 enum Delivery {
