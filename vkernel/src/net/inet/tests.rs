@@ -165,3 +165,17 @@ fn datagrams_carry_their_sender_and_connected_sockets_filter() {
     assert_eq!(recv(&*gone), Err(Errno::ECONNREFUSED));
     gone.release();
 }
+
+#[test]
+fn proc_net_tcp_lists_listeners_and_connections() {
+    let (l, p) = listener(4);
+    let c = TcpSocket::create(Family::V4);
+    let _ = c.connect(&lo(p), &CTX, &now());
+    let text = super::procnet::proc_net(super::procnet::ProcNet::Tcp);
+    let want = format!("0100007F:{p:04X} 00000000:0000 0A 00000004:00000001");
+    assert!(text.contains(&want), "{text}");
+    let established = format!(":{p:04X} 01 ");
+    assert!(text.contains(&established), "{text}");
+    c.release();
+    l.release();
+}
