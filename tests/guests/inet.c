@@ -13,7 +13,8 @@
  *   reset      close with unread data: the peer reads what it had, then ECONNRESET,
  *              then EOF; writes after a reset (ECONNRESET once, then EPIPE with
  *              SIGPIPE); a write to a closed peer (accepted, then EPIPE in SO_ERROR);
- *              SO_LINGER 0; a listener shut down with a connection in its backlog
+ *              SO_LINGER 0; a write blocked half way cut short by a reset (no
+ *              SIGPIPE); a listener shut down with a connection in its backlog
  *   connect    non-blocking connect (EINPROGRESS, POLLOUT, SO_ERROR, connect again
  *              0 then EISCONN), ECONNREFUSED blocking and non-blocking (poll bits,
  *              SO_ERROR, ECONNABORTED after it), EALREADY; connects to 0.0.0.0 and
@@ -516,6 +517,27 @@ static void reset(void) {
     printf("FIN then reset: %s", readiness(c));
     printf(", recv %s", res(recv(c, buf, sizeof buf, 0)));
     printf(", SO_ERROR %s\n", so_error(c));
+    close(c);
+
+    /* A write blocked half way when the peer resets: what went, and no SIGPIPE. */
+    conn_pair("127.0.0.1", &c, &s);
+    CHECK(write(s, "unread", 6) == 6, "write");
+    pid_t pid = vk_fork();
+    if (pid == 0) {
+        vk_msleep(100);
+        vk_exit(0); /* closes s with unread data */
+    }
+    close(s);
+    const size_t big = 32u << 20;
+    char *data = calloc(1, big);
+    int before = sigpipes;
+    ssize_t n = write(c, data, big);
+    printf("a write cut short by a reset: %s, SIGPIPEs %d", n > 0 && (size_t)n < big ? "short" : res(n),
+           (int)sigpipes - before);
+    printf(", then write %s\n", res(write(c, "x", 1)));
+    printf("value short_write %zd\n", n);
+    vk_reap_ok(pid, "resetting peer");
+    free(data);
     close(c);
 
     int l = listener_on("127.0.0.1", 4, &port_p);

@@ -19,6 +19,8 @@ enum Room {
     Bytes(usize),
     /// The peer has closed: what we send meets its reset.
     Gone,
+    /// We may not send any more (a pending error, or shut down for writing).
+    Broken,
 }
 
 impl TcpSocket {
@@ -76,34 +78,28 @@ impl TcpSocket {
     }
 
     /// Waits until the peer's queue has room (or the connection broke).
-    fn wait_room(
-        &self,
-        peer: &TcpSocket,
-        flags: u32,
-        w: &Wait,
-        moved: bool,
-    ) -> Result<Room, Errno> {
+    fn wait_room(&self, peer: &TcpSocket, w: &Wait, moved: bool) -> Result<Room, Errno> {
         let window = self.window(peer);
         if moved {
             w.moved();
         }
         w.until(&[&self.wq], || {
             {
-                let mut st = self.lock();
+                let st = self.lock();
                 if st.err.is_some() || st.shutdown & SEND_SHUTDOWN != 0 {
-                    return Some(Err(Self::send_error(&mut st, flags, w)));
+                    return Some(Room::Broken);
                 }
                 if !matches!(st.conn, Conn::Connected { peer: Some(_), .. }) {
-                    return Some(Ok(Room::Gone));
+                    return Some(Room::Gone);
                 }
             }
             let pst = peer.lock();
             if pst.released {
-                return Some(Ok(Room::Gone));
+                return Some(Room::Gone);
             }
             let used = pst.rx.len();
-            (used < window).then_some(Ok(Room::Bytes(window - used)))
-        })?
+            (used < window).then_some(Room::Bytes(window - used))
+        })
     }
 
     /// send on a connected socket (tcp_sendmsg): all of `data` unless the call must
@@ -118,17 +114,16 @@ impl TcpSocket {
         };
         let mut sent = 0;
         while sent < data.len() {
-            let room = match self.wait_room(&peer, flags, w, sent > 0) {
-                Ok(r) => r,
-                Err(_) if sent > 0 => return Ok(sent),
-                Err(e) => return Err(e),
-            };
-            let n = match room {
-                Room::Bytes(n) => n.min(data.len() - sent),
-                Room::Gone => {
+            let n = match self.wait_room(&peer, w, sent > 0) {
+                Ok(Room::Bytes(n)) => n.min(data.len() - sent),
+                Ok(Room::Gone) => {
                     self.reset_by_peer();
                     return Ok(data.len());
                 }
+                // Once some went, an error ends the call with what went (no SIGPIPE).
+                Ok(Room::Broken) | Err(_) if sent > 0 => return Ok(sent),
+                Ok(Room::Broken) => return Err(Self::send_error(&mut self.lock(), flags, w)),
+                Err(e) => return Err(e),
             };
             let mut pst = peer.lock();
             if pst.released {
