@@ -1,9 +1,11 @@
 //! AF_UNIX sockets: socketpair, stream, datagram and seqpacket sockets named by paths
 //! and abstract names, listen/accept/connect with their backlog, shutdown, SCM_RIGHTS
 //! and SCM_CREDENTIALS, the common socket options, readiness and interrupted waits,
-//! Linux's errno for bad input; busybox syslogd and logger talking through /dev/log;
+//! Linux's errno for bad input, a flood of connections ending in EMFILE (no socket
+//! holds a host descriptor); busybox syslogd and logger talking through /dev/log;
 //! and sockets of every kind checkpointed and thawed: a stream mid-transfer, a
-//! connection waiting in a backlog, queued datagrams, a pipe end in flight.
+//! connection waiting in a backlog, queued datagrams, a pipe end and a socket in
+//! flight, waits in accept and connect.
 //!
 //! Guest: unix.c (tests/guests/), each mode compared line by line with the same binary
 //! run natively (see support/posix.rs), in both libc flavours (`<test>::glibc`,
@@ -95,7 +97,7 @@ twins!(queued_datagrams_thawed, cc => {
     checkpoint_and_thaw(&GUESTS, "unix", cc, "dgrams", &[400]);
 });
 
-twins!(pipe_end_in_flight_thawed, cc => {
+twins!(files_in_flight_thawed, cc => {
     checkpoint_and_thaw(&GUESTS, "unix", cc, "inflight", &[400]);
 });
 

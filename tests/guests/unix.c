@@ -55,7 +55,8 @@
  *              connection waits in the backlog across the checkpoint
  *   dgrams     datagrams from a bound and an unbound sender wait in a queue
  *   inflight   an SCM_RIGHTS message carries a pipe's read end whose writer the
- *              sender closed; it is received after the checkpoint
+ *              sender closed, and a socket with a datagram queued; they are
+ *              received after the checkpoint
  *   blocked    a server waits in accept and a client in connect (a full backlog)
  *              across the checkpoint
  */
@@ -1284,14 +1285,18 @@ static void dgrams(void) {
 }
 
 static void inflight(void) {
-    int sv[2], p[2];
+    int sv[2], p[2], inner[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && pipe(p) == 0, "socketpair + pipe");
+    CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, inner) == 0, "inner socketpair");
     CHECK(write(p[1], "through the pipe", 16) == 16, "write the pipe");
-    CHECK(send_fds(sv[0], &p[0], 1, "R", 1) == 1, "send the read end");
+    CHECK(send(inner[0], "in the socket", 13, 0) == 13, "queue a datagram");
+    int pass[2] = {p[0], inner[1]};
+    CHECK(send_fds(sv[0], pass, 2, "R", 1) == 1, "send the read end and a socket");
     close(p[0]);
     close(p[1]);
+    close(inner[1]);
     close(sv[0]);
-    printf("a pipe's read end in flight, its writer closed; waiting\n");
+    printf("a pipe's read end and a socket in flight, the pipe's writer closed; waiting\n");
     fflush(stdout);
     vk_msleep(1000);
     int fds[4], n, flags;
@@ -1299,11 +1304,18 @@ static void inflight(void) {
     ssize_t k = recv_fds(sv[1], buf, sizeof buf, 2, fds, &n, &flags, 0);
     printf("received %zd byte(s) %s with %d descriptor(s)\n", k, buf, n);
     memset(buf, 0, sizeof buf);
-    CHECK(n == 1 && read(fds[0], buf, sizeof buf) == 16, "read the pipe");
+    CHECK(n == 2 && read(fds[0], buf, sizeof buf) == 16, "read the pipe");
     printf("the pipe held: %s\n", buf);
     printf("then EOF: %d\n", read(fds[0], buf, 1) == 0);
+    memset(buf, 0, sizeof buf);
+    CHECK(recv(fds[1], buf, sizeof buf, 0) == 13, "recv on the passed socket");
+    printf("the passed socket held: %s\n", buf);
+    CHECK(send(fds[1], "back", 4, 0) == 4 && recv(inner[0], buf, sizeof buf, 0) == 4, "and still works");
+    printf("and still talks to its peer\n");
     printf("and the socket: EOF %d\n", read(sv[1], buf, 1) == 0);
     close(fds[0]);
+    close(fds[1]);
+    close(inner[0]);
     close(sv[1]);
 }
 

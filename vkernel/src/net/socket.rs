@@ -342,19 +342,23 @@ pub fn set_option(s: &dyn Socket, name: i32, val: &[u8], privileged: bool) -> Re
         SO_DEBUG if int != 0 && !privileged => return Err(Errno::EACCES),
         n if FLAG_OPTS.contains(&n) => o.set_flag(n, int != 0),
         SO_SNDBUF | SO_SNDBUFFORCE => {
-            let cap = buf_cap(name == SO_SNDBUFFORCE, privileged)?;
-            o.sndbuf = (clamp_buf(int, cap) * 2).max(SOCK_MIN_SNDBUF);
+            let v = buf_arg(int, name == SO_SNDBUFFORCE, privileged)?;
+            o.sndbuf = (v * 2).max(SOCK_MIN_SNDBUF);
         }
         SO_RCVBUF | SO_RCVBUFFORCE => {
-            let cap = buf_cap(name == SO_RCVBUFFORCE, privileged)?;
-            o.rcvbuf = (clamp_buf(int, cap) * 2).max(SOCK_MIN_RCVBUF);
+            let v = buf_arg(int, name == SO_RCVBUFFORCE, privileged)?;
+            o.rcvbuf = (v * 2).max(SOCK_MIN_RCVBUF);
         }
         SO_PRIORITY if !(0..=6).contains(&int) && !privileged => return Err(Errno::EPERM),
         SO_PRIORITY => o.priority = int,
         SO_LINGER => {
             let l = val.get(4..8).ok_or(Errno::EINVAL)?;
-            let secs = i32::from_ne_bytes([l[0], l[1], l[2], l[3]]);
-            o.linger = (i32::from(int != 0), secs);
+            // Turning lingering off keeps the time (getsockopt reads it back).
+            if int != 0 {
+                o.linger = (1, i32::from_ne_bytes([l[0], l[1], l[2], l[3]]));
+            } else {
+                o.linger.0 = 0;
+            }
         }
         // A negative low-water mark means "as much as asked for" (INT_MAX).
         SO_RCVLOWAT => o.rcvlowat = usize::try_from(int).unwrap_or(i32::MAX as usize).max(1),
@@ -365,19 +369,16 @@ pub fn set_option(s: &dyn Socket, name: i32, val: &[u8], privileged: bool) -> Re
     Ok(())
 }
 
-/// How big SO_SNDBUF/SO_RCVBUF may make a buffer: wmem_max, or anything for the
-/// FORCE variants (root only).
-fn buf_cap(force: bool, privileged: bool) -> Result<usize, Errno> {
-    match (force, privileged) {
-        (false, _) => Ok(SOCK_BUF_MAX),
-        (true, true) => Ok(i32::MAX as usize / 2),
-        (true, false) => Err(Errno::EPERM),
-    }
-}
-
-/// The value as Linux takes it: as unsigned (a negative one is huge), at most `cap`.
-fn clamp_buf(v: i32, cap: usize) -> usize {
-    (v as u32 as usize).min(cap)
+/// The buffer size SO_SNDBUF/SO_RCVBUF ask for, before Linux doubles it: taken as
+/// unsigned (a negative one is huge) and capped at wmem_max/rmem_max; the FORCE
+/// variants (root only) take any non-negative size.
+fn buf_arg(v: i32, force: bool, privileged: bool) -> Result<usize, Errno> {
+    let v = match (force, privileged) {
+        (false, _) => (v as u32 as usize).min(SOCK_BUF_MAX),
+        (true, true) => v.max(0) as usize,
+        (true, false) => return Err(Errno::EPERM),
+    };
+    Ok(v.min(i32::MAX as usize / 2))
 }
 
 /// A struct timeval for SO_RCVTIMEO/SO_SNDTIMEO: all zero waits for ever, a negative
@@ -558,4 +559,79 @@ pub fn file_write(
         ..Default::default()
     };
     s.send(msg, &ctx, &Wait::new(b, nonblock, timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::unix::UnixSocket;
+
+    fn int(v: i32) -> Vec<u8> {
+        v.to_ne_bytes().to_vec()
+    }
+
+    fn timeval(sec: i64, usec: i64) -> Vec<u8> {
+        [sec.to_ne_bytes(), usec.to_ne_bytes()].concat()
+    }
+
+    #[test]
+    fn options_follow_sk_setsockopt() {
+        let s = UnixSocket::create(SockType::Stream, 0).unwrap();
+        let get = |n| get_option(&*s, n).unwrap();
+        set_option(&*s, SO_SNDBUF, &int(65536), false).unwrap();
+        assert_eq!(get(SO_SNDBUF), int(131072), "doubled");
+        set_option(&*s, SO_SNDBUF, &int(-1), false).unwrap();
+        assert_eq!(get(SO_SNDBUF), int(2 * 212_992), "negative is huge, capped");
+        set_option(&*s, SO_RCVBUF, &int(1), false).unwrap();
+        assert_eq!(get(SO_RCVBUF), int(2304), "at least SOCK_MIN_RCVBUF");
+        assert_eq!(
+            set_option(&*s, SO_RCVBUFFORCE, &int(1 << 20), false),
+            Err(Errno::EPERM)
+        );
+        set_option(&*s, SO_RCVBUFFORCE, &int(1 << 20), true).unwrap();
+        assert_eq!(get(SO_RCVBUF), int(2 << 20), "FORCE passes wmem_max");
+
+        let linger = |on: i32, secs: i32| [int(on), int(secs)].concat();
+        set_option(&*s, SO_LINGER, &linger(1, 5), false).unwrap();
+        set_option(&*s, SO_LINGER, &linger(0, 9), false).unwrap();
+        assert_eq!(get(SO_LINGER), linger(0, 5), "off keeps the time");
+        assert_eq!(
+            set_option(&*s, SO_LINGER, &int(1), false),
+            Err(Errno::EINVAL)
+        );
+
+        set_option(&*s, SO_RCVTIMEO, &timeval(1, 500_000), false).unwrap();
+        assert_eq!(get(SO_RCVTIMEO), timeval(1, 500_000));
+        set_option(&*s, SO_RCVTIMEO, &timeval(-3, 0), false).unwrap();
+        assert_eq!(
+            s.common().opts().rcvtimeo,
+            Some(Duration::ZERO),
+            "never waits"
+        );
+        set_option(&*s, SO_RCVTIMEO, &timeval(0, 0), false).unwrap();
+        assert_eq!(s.common().opts().rcvtimeo, None, "waits for ever");
+        let bad = set_option(&*s, SO_SNDTIMEO, &timeval(0, 1_000_000), false);
+        assert_eq!(bad, Err(Errno::EDOM));
+
+        assert_eq!(
+            set_option(&*s, SO_DEBUG, &int(1), false),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            set_option(&*s, SO_PRIORITY, &int(7), false),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            set_option(&*s, SO_KEEPALIVE, &[1, 0], false),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            set_option(&*s, SO_TYPE, &int(1), false),
+            Err(Errno::ENOPROTOOPT)
+        );
+        set_option(&*s, SO_RCVLOWAT, &int(-5), false).unwrap();
+        assert_eq!(get(SO_RCVLOWAT), int(i32::MAX));
+        assert_eq!(get(SO_PEERCRED), [int(0), int(-1), int(-1)].concat());
+        s.release();
+    }
 }

@@ -129,7 +129,7 @@ fn restart_rule<R>(
     timeout: Option<Duration>,
     r: Result<R, Errno>,
 ) -> Result<R, Errno> {
-    if r.is_err() && timeout.is_some() {
+    if matches!(r, Err(Errno::EINTR)) && timeout.is_some() {
         t.restart = Some(crate::signal::Restart::Never);
     }
     r

@@ -212,54 +212,72 @@ impl UnixSocket {
             return Err(Errno::EOPNOTSUPP);
         }
         let lowat = self.common.opts().rcvlowat;
-        let target = if flags & MSG_WAITALL != 0 {
+        let wanted = if flags & MSG_WAITALL != 0 {
             len
         } else {
             lowat.min(len)
-        }
-        .max(1);
+        };
+        let target = wanted.max(1);
         let mut got = StreamRead::new(self.passcred(), flags);
         loop {
+            // A peek that waited looks at everything again.
             if flags & MSG_PEEK != 0 {
                 got = StreamRead::new(got.passcred, flags);
             }
-            let (stopped, done) = {
-                let mut st = self.lock();
-                let stopped = got.take(&mut st, len);
-                (stopped, std::mem::take(&mut got.done))
-            };
-            if !got.inc.data.is_empty() && flags & MSG_PEEK == 0 {
-                w.moved();
-            }
-            discard(done);
-            if stopped || got.inc.data.len() >= target {
+            if self.read_pass(&mut got, len, w)
+                || got.inc.data.len() >= target
+                || self.at_end(&got)?
+            {
                 break;
             }
-            let end = {
-                let mut st = self.lock();
-                match st.err.take() {
-                    Some(e) if got.inc.data.is_empty() => return Err(e),
-                    Some(_) => true,
-                    None => st.shutdown & RCV_SHUTDOWN != 0,
+            if let Err(e) = self.wait_for_data(w, &got) {
+                if got.inc.data.is_empty() {
+                    return Err(e);
                 }
-            };
-            if end {
                 break;
-            }
-            // With MSG_PEEK the messages looked at stay queued: wait for another.
-            let seen = if flags & MSG_PEEK != 0 { got.peeked } else { 0 };
-            let more = w.until(&[&self.wq], || {
-                let st = self.lock();
-                let any = st.queue.len() > seen;
-                (any || st.err.is_some() || st.shutdown & RCV_SHUTDOWN != 0).then_some(())
-            });
-            match more {
-                Ok(()) => {}
-                Err(e) if got.inc.data.is_empty() => return Err(e),
-                Err(_) => break,
             }
         }
-        got.finish()
+        Ok(got.finish())
+    }
+
+    /// Reads what the queue has into `got`; true when the read must end there.
+    fn read_pass(&self, got: &mut StreamRead, len: usize, w: &Wait) -> bool {
+        let (stopped, done) = {
+            let mut st = self.lock();
+            let stopped = got.take(&mut st, len);
+            (stopped, std::mem::take(&mut got.done))
+        };
+        if !got.inc.data.is_empty() && got.flags & MSG_PEEK == 0 {
+            w.moved();
+        }
+        discard(done);
+        stopped
+    }
+
+    /// With the queue empty: whether the read ends (end of file, or a pending error
+    /// after some data, which the error does not replace), or its error.
+    fn at_end(&self, got: &StreamRead) -> Result<bool, Errno> {
+        let mut st = self.lock();
+        match st.err.take() {
+            Some(e) if got.inc.data.is_empty() => Err(e),
+            Some(_) => Ok(true),
+            None => Ok(st.shutdown & RCV_SHUTDOWN != 0),
+        }
+    }
+
+    /// Waits for more to read (or an error, or end of file). With MSG_PEEK the
+    /// messages looked at stay queued: it waits for another.
+    fn wait_for_data(&self, w: &Wait, got: &StreamRead) -> Result<(), Errno> {
+        let seen = if got.flags & MSG_PEEK != 0 {
+            got.peeked
+        } else {
+            0
+        };
+        w.until(&[&self.wq], || {
+            let st = self.lock();
+            let any = st.queue.len() > seen;
+            (any || st.err.is_some() || st.shutdown & RCV_SHUTDOWN != 0).then_some(())
+        })
     }
 
     /// send on a datagram or seqpacket socket (unix_dgram_sendmsg): one message, to
@@ -269,25 +287,7 @@ impl UnixSocket {
             return Err(Errno::EOPNOTSUPP);
         }
         let seqpacket = self.ty == SockType::SeqPacket;
-        let to = match msg.to.filter(|_| !seqpacket) {
-            Some(raw) => Some(UnixAddr::parse(raw)?),
-            None => None,
-        };
-        let peer = {
-            let mut st = self.lock();
-            if seqpacket {
-                if let Some(e) = st.err.take() {
-                    return Err(e);
-                }
-                if !matches!(st.conn, Conn::Connected) {
-                    return Err(Errno::ENOTCONN);
-                }
-            }
-            st.peer.clone()
-        };
-        if to.is_none() && peer.is_none() {
-            return Err(Errno::ENOTCONN);
-        }
+        let (to, peer) = self.destination(msg.to)?;
         if self.passcred() {
             self.autobind()?;
         }
@@ -319,6 +319,30 @@ impl UnixSocket {
                 }
             }
         }
+    }
+
+    /// Where a datagram goes: the address given (a seqpacket socket ignores it) or
+    /// the peer; ENOTCONN with neither, and for a seqpacket socket not connected (a
+    /// pending error comes first there).
+    fn destination(&self, to: Option<&[u8]>) -> Result<Destination, Errno> {
+        let seqpacket = self.ty == SockType::SeqPacket;
+        let to = match to.filter(|_| !seqpacket) {
+            Some(raw) => Some(UnixAddr::parse(raw)?),
+            None => None,
+        };
+        let mut st = self.lock();
+        if seqpacket {
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+            if !matches!(st.conn, Conn::Connected) {
+                return Err(Errno::ENOTCONN);
+            }
+        }
+        if to.is_none() && st.peer.is_none() {
+            return Err(Errno::ENOTCONN);
+        }
+        Ok((to, st.peer.clone()))
     }
 
     /// One attempt to queue the datagram at `other`.
@@ -465,6 +489,9 @@ fn take_message(st: &mut State, flags: u32) -> Option<Msg> {
     })
 }
 
+/// A datagram's address, if it has one, and the sender's peer.
+type Destination = (Option<UnixAddr>, Option<Arc<UnixSocket>>);
+
 /// One attempt of a datagram send.
 enum Delivery {
     Sent(usize),
@@ -541,7 +568,7 @@ impl StreamRead {
         }
     }
 
-    fn finish(self) -> Result<Incoming, Errno> {
+    fn finish(self) -> Incoming {
         let mut inc = self.inc;
         inc.len = inc.data.len();
         inc.from = self.sender.and_then(|s| s.bound_name());
@@ -556,6 +583,6 @@ impl StreamRead {
             .creds
             .map(|c| c.unwrap_or(Ucred::NOBODY))
             .or(Some(none));
-        Ok(inc)
+        inc
     }
 }
