@@ -3,9 +3,10 @@
 //! non-blocking connects, the listen backlog, ECONNREFUSED, bind conflicts and
 //! SO_REUSEADDR, ephemeral ports, UDP with sender addresses and connected filters,
 //! IPv6 over ::1 and v4-mapped addresses, poll/epoll readiness, the inet options,
-//! Linux's errno for bad input; busybox nc as client and server; and TCP and UDP
-//! sockets checkpointed and thawed: a transfer mid-stream, connections in a backlog
-//! and a half-closed one, queued datagrams.
+//! Linux's errno for bad input; busybox nc, httpd, wget and netstat (/proc/net/tcp);
+//! and TCP and UDP sockets checkpointed and thawed: a transfer mid-stream, connections
+//! in a backlog and a half-closed one, queued datagrams, a server in accept and a
+//! client in connect.
 //!
 //! Guest: inet.c (tests/guests/), each mode compared line by line with the same binary
 //! run natively on the host's loopback (see support/posix.rs), in both libc flavours
@@ -48,6 +49,9 @@ modes! {
     options => "options",
     /// socket(), bind, connect and sendto given bad input.
     bad_input => "errors",
+    /// Blocked recv, write, accept and connect: signals, SA_RESTART, SO_RCVTIMEO,
+    /// woken by another process.
+    waits => "wait",
 }
 
 /// The guest has only lo: anywhere else is unreachable (natively this would send
@@ -84,7 +88,7 @@ twins!(tcp_mid_transfer_thawed, cc => {
 twins!(backlog_and_half_closed_thawed, cc => {
     chain(&GUESTS, "inet", cc, "pending", &[
         Stage { input: Input::NONE, stop: Some(Stop::Line(
-            "two connections in the backlog, a half-closed one over ::1; waiting")) },
+            "two connections in the backlog, one waiting, a half-closed one over ::1; waiting")) },
         Stage { input: Input::NONE, stop: None },
     ]);
 });
@@ -96,8 +100,41 @@ twins!(queued_datagrams_thawed, cc => {
     ]);
 });
 
+twins!(accept_and_connect_waits_thawed, cc => {
+    chain(&GUESTS, "inet", cc, "blocked", &[
+        Stage { input: Input::NONE, stop: Some(Stop::Line(
+            "one server in accept, one client in connect; waiting")) },
+        Stage { input: Input::NONE, stop: None },
+    ]);
+});
+
 /// Two checkpoints in one transfer: the second from the thawed system.
 #[test]
 fn tcp_transfer_through_two_thaws() {
     checkpoint_and_thaw(&GUESTS, "inet", Cc::Glibc, "xfer", &[300, 500]);
+}
+
+/// busybox httpd serves a page to busybox wget over 127.0.0.1, and netstat (from
+/// /proc/net/tcp) shows the listener with its backlog.
+#[test]
+fn busybox_httpd_wget_and_netstat() {
+    let image = GUESTS.image();
+    let script = "mkdir -p /tmp/www; echo served by httpd > /tmp/www/index.html; \
+                  httpd -f -h /tmp/www -p 127.0.0.1:8080 & sleep 0.5; \
+                  wget -q -O - http://127.0.0.1:8080/; netstat -tln | tail -n 1; \
+                  kill $!; wait";
+    let vk = Vk::boot(&image, &[], &["/bin/busybox", "sh", "-c", script])
+        .timeout(GUEST_TIMEOUT)
+        .run();
+    vk.assert_status(0);
+    let lines: Vec<&str> = vk.stdout.lines().map(str::trim_end).collect();
+    assert_eq!(
+        lines,
+        [
+            "served by httpd",
+            "tcp        0      9 127.0.0.1:8080          0.0.0.0:*               LISTEN"
+        ],
+        "{}",
+        vk.stdout
+    );
 }

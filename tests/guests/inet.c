@@ -40,15 +40,21 @@
  *              short lengths, unknown options and levels
  *   errors     socket() families, types and protocols; bad address lengths and
  *              families for bind, connect and sendto; EOPNOTSUPP, ENOTCONN, EPIPE
+ *   wait       blocked calls: recv interrupted (EINTR, restarted with SA_RESTART,
+ *              EAGAIN after SO_RCVTIMEO), a write blocked on a full window until the
+ *              reader drains it, accept interrupted, a blocking connect into a full
+ *              backlog let in by an accept in another process, poll on a listener
  *   -offlink   (vkernel only: natively it would send to the network) the guest has
  *              only lo: connects to other addresses are ENETUNREACH ("value" lines)
  * Modes for checkpoint tests (they sleep where the test checkpoints):
  *   xfer       a child streams 6 MiB over 127.0.0.1 in 1 MiB writes; the parent reads
  *              it in 64 KiB MSG_WAITALL reads with short sleeps and checks the checksum
- *   pending    a listener holds an unaccepted connection that already sent data, and
- *              a second one; a half-closed IPv6 connection holds data both ways
+ *   pending    listen(1) holds an unaccepted connection that already sent data and a
+ *              second one, and a third waits for room; a half-closed IPv6
+ *              connection holds data both ways
  *   dgrams     UDP datagrams from two senders wait in a queue; a connected UDP
  *              socket keeps its peer
+ *   blocked    a server waits in accept and a client in connect (a full backlog)
  */
 #include "posix.h"
 
@@ -1257,6 +1263,103 @@ static void errors(void) {
     close(s6);
 }
 
+/* ---- wait ------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+}
+
+/* Arms a one-shot SIGALRM in `ms` milliseconds. */
+static void alarm_ms(long ms) {
+    struct itimerval t = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
+static void wait_(void) {
+    int c, s;
+    char buf[16] = {0};
+    conn_pair("127.0.0.1", &c, &s);
+    vk_handle(SIGALRM, on_alarm, 0);
+    alarm_ms(100);
+    EXPECT_ERR("recv interrupted", recv(s, buf, sizeof buf, 0), EINTR);
+    vk_handle(SIGALRM, on_alarm, SA_RESTART);
+    pid_t pid = vk_fork();
+    if (pid == 0) {
+        vk_msleep(300);
+        vk_exit(write(c, "late", 4) == 4 ? 0 : 1);
+    }
+    alarm_ms(100);
+    printf("recv with SA_RESTART: %zd", recv(s, buf, sizeof buf, 0));
+    printf(" '%s' after %d alarms\n", buf, (int)alarms);
+    vk_reap_ok(pid, "late writer");
+    struct timeval tv = {0, 100000};
+    CHECK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0, "SO_RCVTIMEO");
+    EXPECT_ERR("recv with SO_RCVTIMEO", recv(s, buf, sizeof buf, 0), EAGAIN);
+
+    /* A writer fills the window, then blocks until the reader drains it. */
+    static char chunk[65536];
+    CHECK(fcntl(c, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
+    size_t queued = 0;
+    for (ssize_t n; (n = write(c, chunk, sizeof chunk)) > 0;)
+        queued += (size_t)n;
+    printf("window full: %s, writable %s\n", err_name(errno), pollbits(revents_ms(c, POLLOUT, 0)));
+    printf("value queued %zu\n", queued);
+    CHECK(fcntl(c, F_SETFL, 0) == 0, "blocking again");
+    pid = vk_fork();
+    if (pid == 0) {
+        vk_msleep(200);
+        size_t got = 0;
+        while (got < queued + sizeof chunk) {
+            ssize_t n = read(s, chunk, sizeof chunk);
+            if (n <= 0)
+                vk_exit(1);
+            got += (size_t)n;
+        }
+        vk_exit(0);
+    }
+    printf("blocked write: %zd\n", write(c, chunk, sizeof chunk));
+    vk_reap_ok(pid, "reader");
+    close(c);
+    close(s);
+
+    /* accept interrupted; a blocking connect into a full backlog waits for an accept. */
+    int l = listener_on("127.0.0.1", 0, &port_p);
+    vk_handle(SIGALRM, on_alarm, 0);
+    alarm_ms(100);
+    EXPECT_ERR("accept interrupted", accept(l, NULL, NULL), EINTR);
+    int first = client("127.0.0.1", port_p);
+    CHECK(first >= 0, "the first connection fills listen(0)");
+    pid = vk_fork();
+    if (pid == 0) {
+        vk_msleep(200);
+        int a = accept(l, NULL, NULL);
+        vk_exit(a >= 0 ? 0 : 1);
+    }
+    c = sock(AF_INET, SOCK_STREAM);
+    printf("blocking connect into a full backlog: %s\n", res(connect_to(c, "127.0.0.1", port_p)));
+    vk_reap_ok(pid, "acceptor");
+    int a = accept(l, NULL, NULL);
+    printf("then accepted: %d, peer %s\n", a >= 0, peer(c));
+    close(a);
+    close(c);
+    close(first);
+
+    /* poll on a listener wakes when a connection comes. */
+    pid = vk_fork();
+    if (pid == 0) {
+        vk_msleep(100);
+        int x = client("127.0.0.1", port_p);
+        vk_exit(x >= 0 ? 0 : 1);
+    }
+    printf("poll on the listener: %s\n", pollbits(revents_ms(l, POLLIN, 5000)));
+    vk_reap_ok(pid, "connector");
+    close(accept(l, NULL, NULL));
+    close(l);
+}
+
 /* ---- checkpoint modes ------------------------------------------------------------- */
 
 static void xfer(void) {
@@ -1305,13 +1408,16 @@ static void pending(void) {
     int l = listener_on("127.0.0.1", 1, &port_p);
     int c1 = client("127.0.0.1", port_p), c2 = client("127.0.0.1", port_p);
     CHECK(c1 >= 0 && c2 >= 0, "connect");
+    /* The backlog is full: this one waits for room (its SYN dropped). */
+    int c3 = sock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    printf("third connect: %s\n", res(connect_to(c3, "127.0.0.1", port_p)));
     CHECK(write(c1, "before accept", 13) == 13, "write");
     int c6, s6;
     conn_pair("::1", &c6, &s6);
     CHECK(write(c6, "to the server", 13) == 13 && write(s6, "to the client", 13) == 13, "write");
     CHECK(shutdown(c6, SHUT_WR) == 0, "shutdown");
     CHECK(set_int(c1, IPPROTO_TCP, TCP_NODELAY, 1) == 0 && set_int(l, SOL_SOCKET, SO_REUSEADDR, 1) == 0, "options");
-    printf("two connections in the backlog, a half-closed one over ::1; waiting\n");
+    printf("two connections in the backlog, one waiting, a half-closed one over ::1; waiting\n");
     fflush(stdout);
     vk_msleep(1000);
     printf("listener: %s, %s, SO_REUSEADDR %d\n", readiness(l), local(l), int_opt(l, SOL_SOCKET, SO_REUSEADDR));
@@ -1326,7 +1432,15 @@ static void pending(void) {
         CHECK(write(s, "reply", 5) == 5, "reply");
         close(s);
     }
+    printf("third connection after two accepts: %s\n", pollbits(revents_ms(c3, POLLOUT, 3000)));
+    int s3 = accept(l, NULL, NULL);
+    CHECK(s3 >= 0 && write(c3, "3", 1) == 1, "the third connection");
     char buf[32] = {0};
+    CHECK(read(s3, buf, sizeof buf) == 1, "read from the third");
+    printf("third connection carries '%s'\n", buf);
+    close(s3);
+    close(c3);
+    memset(buf, 0, sizeof buf);
     CHECK(vk_readn(c1, buf, 5) == 5, "read reply");
     printf("client 1 got: %s, TCP_NODELAY %d, %s\n", buf, int_opt(c1, IPPROTO_TCP, TCP_NODELAY), peer(c1));
     printf("half-closed: client %s, server %s\n", readiness(c6), readiness(s6));
@@ -1374,11 +1488,49 @@ static void dgrams(void) {
     close(r6);
 }
 
+static void blocked(void) {
+    int p1, p2;
+    int l1 = listener_on("127.0.0.1", 0, &p1), l2 = listener_on("127.0.0.1", 1, &p2);
+    int first = client("127.0.0.1", p1);
+    CHECK(first >= 0, "fill the backlog");
+    pid_t d = vk_fork();
+    if (d == 0) {
+        int a = accept(l2, NULL, NULL);
+        char ch = 0;
+        vk_exit(a >= 0 && read(a, &ch, 1) == 1 && ch == 'd' ? 0 : 1);
+    }
+    pid_t b = vk_fork();
+    if (b == 0) {
+        int c = client("127.0.0.1", p1);
+        vk_exit(c >= 0 && write(c, "b", 1) == 1 ? 0 : 1);
+    }
+    CHECK(write(first, "a", 1) == 1, "write");
+    printf("one server in accept, one client in connect; waiting\n");
+    fflush(stdout);
+    vk_msleep(1000);
+    int c = client("127.0.0.1", p2);
+    CHECK(c >= 0 && write(c, "d", 1) == 1, "connect to the server in accept");
+    vk_reap_ok(d, "the server blocked in accept");
+    for (int i = 0; i < 2; i++) {
+        int s = accept(l1, NULL, NULL);
+        char ch = 0;
+        CHECK(s >= 0 && read(s, &ch, 1) == 1, "accept");
+        printf("accepted %c\n", ch);
+        close(s);
+    }
+    vk_reap_ok(b, "the client blocked in connect");
+    close(c);
+    close(first);
+    close(l1);
+    close(l2);
+}
+
 static const struct vk_mode modes[] = {
     {"tcp", tcp},         {"halfclose", halfclose}, {"reset", reset}, {"connect", connect_},
     {"bind", bind_},      {"udp", udp},             {"ipv6", ipv6},   {"epoll", epoll_},
     {"options", options}, {"errors", errors},       {"xfer", xfer},   {"pending", pending},
-    {"dgrams", dgrams},   {"-offlink", offlink},    {NULL, NULL},
+    {"dgrams", dgrams},   {"-offlink", offlink},    {"wait", wait_},  {"blocked", blocked},
+    {NULL, NULL},
 };
 
 int main(int argc, char **argv) { return vk_main("inet", modes, argc, argv); }

@@ -55,6 +55,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("getppid", include_str!("../../guests/getppid.c")),
     ("spawn", include_str!("../../guests/spawn.c")),
     ("pipe_rtt", include_str!("../../guests/pipe_rtt.c")),
+    ("tcp_rtt", include_str!("../../guests/tcp_rtt.c")),
     ("threads", include_str!("../../guests/threads.c")),
     ("dirty", include_str!("../../guests/dirty.c")),
 ];
@@ -169,7 +170,7 @@ const SPAWNS: &str = "60";
 /// Threads per thread create+join run (a few hundred us each under vkernel).
 const THREADS: &str = "500";
 
-/// Round trips per ping-pong run (pipe or futex; tens of us each under vkernel).
+/// Round trips per ping-pong run (pipe, TCP or futex; tens of us each under vkernel).
 const ROUND_TRIPS: &str = "5000";
 
 /// Checkpoints of the small dirty guest (about 1.5 seconds each: boot, fill, write, copy,
@@ -240,6 +241,24 @@ const BENCHMARKS: &[Benchmark] = &[
         unit: "MB/s",
         argv: &[Arg::Guest("pipe_rtt"), Arg::Lit("bw"), Arg::Lit("64")],
         figure: printed("pipe_bw:"),
+        rate: true,
+    },
+    Benchmark {
+        name: "TCP loopback round trip (1 byte)",
+        unit: "ns/rtt",
+        argv: &[
+            Arg::Guest("tcp_rtt"),
+            Arg::Lit("rtt"),
+            Arg::Lit(ROUND_TRIPS),
+        ],
+        figure: printed("tcp_rtt:"),
+        rate: false,
+    },
+    Benchmark {
+        name: "TCP loopback stream (64 KiB writes)",
+        unit: "MB/s",
+        argv: &[Arg::Guest("tcp_rtt"), Arg::Lit("bw"), Arg::Lit("64")],
+        figure: printed("tcp_bw:"),
         rate: true,
     },
     Benchmark {

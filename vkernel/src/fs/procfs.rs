@@ -5,6 +5,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 
 use super::inode::*;
+use crate::net::inet::procnet::{proc_net as inet_table, ProcNet};
 
 /// What /proc needs to know about one process.
 pub struct ProcInfo {
@@ -65,6 +66,11 @@ pub enum Global {
     Stat,
     /// /proc/net/dev.
     NetDev,
+    /// /proc/net/tcp, tcp6, udp, udp6.
+    NetTcp,
+    NetTcp6,
+    NetUdp,
+    NetUdp6,
 }
 
 /// Whose directory a node is in: /proc/<pid> (no tid) or /proc/<pid>/task/<tid>,
@@ -282,7 +288,15 @@ fn children(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<(String, ProcNod
             v
         }
         ProcNode::Pid(who) => pid_dir(*who),
-        ProcNode::NetDir => vec![("dev".into(), ProcNode::Global(Global::NetDev))],
+        ProcNode::NetDir => [
+            ("dev", Global::NetDev),
+            ("tcp", Global::NetTcp),
+            ("tcp6", Global::NetTcp6),
+            ("udp", Global::NetUdp),
+            ("udp6", Global::NetUdp6),
+        ]
+        .map(|(n, g)| (n.to_string(), ProcNode::Global(g)))
+        .to_vec(),
         ProcNode::TaskDir(pid) => info(*pid)?
             .tids
             .into_iter()
@@ -437,6 +451,10 @@ fn global(g: Global, view: &dyn ProcView) -> String {
         ),
         Global::Stat => kernel_stat(view),
         Global::NetDev => crate::net::iface::interfaces().proc_net_dev(),
+        Global::NetTcp => inet_table(ProcNet::Tcp),
+        Global::NetTcp6 => inet_table(ProcNet::Tcp6),
+        Global::NetUdp => inet_table(ProcNet::Udp),
+        Global::NetUdp6 => inet_table(ProcNet::Udp6),
     }
 }
 

@@ -8,7 +8,7 @@
 //! SO_ERROR); a UDP datagram goes straight into the queue of the socket bound where
 //! it is sent. Who is bound where is each protocol's port table (ports.rs), with
 //! Linux's sharing rules; addresses and routes are addr.rs; the inet-level options
-//! opts.rs; saved forms save.rs.
+//! opts.rs; saved forms save.rs; /proc/net/tcp and friends procnet.rs.
 //!
 //! Locks: as for AF_UNIX, each socket's state has its own mutex; only a connect
 //! holds two (client and listener, in address order); a port table may be taken
@@ -17,8 +17,11 @@
 pub mod addr;
 pub mod opts;
 pub mod ports;
+pub mod procnet;
 mod save;
 mod tcp;
+#[cfg(test)]
+mod tests;
 mod udp;
 
 use std::net::Ipv6Addr;

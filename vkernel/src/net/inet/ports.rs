@@ -190,6 +190,15 @@ impl<T> PortTable<T> {
         self.ports.get_mut(&port)?.iter_mut().find(|e| e.id == id)
     }
 
+    /// Every socket in the table, by port.
+    pub fn owners(&self) -> Vec<Arc<T>> {
+        self.ports
+            .values()
+            .flatten()
+            .filter_map(|e| e.owner.upgrade())
+            .collect()
+    }
+
     /// The sockets on `port` that take packets to `ip` and pass `wanted`, those bound
     /// to exactly `ip` first (Linux's lookup scores a specific address over a
     /// wildcard), then in the order they bound.

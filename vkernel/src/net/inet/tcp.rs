@@ -686,7 +686,8 @@ impl Socket for TcpSocket {
     }
 
     fn unsent(&self) -> usize {
-        self.in_flight().saturating_sub(self.common.opts().rcvbuf)
+        let peer = Self::peer_of(&self.lock());
+        Self::unsent_to(peer)
     }
 
     fn poll(&self) -> Readiness {

@@ -195,6 +195,17 @@ impl UdpSocket {
         PORTS.release_unlocked(&mut st.bound, self.fam);
     }
 
+    /// Its binding, peer and receive buffer in use, for /proc/net/udp.
+    pub(super) fn table_view(&self) -> (Endpoint, Option<Endpoint>, usize) {
+        let st = self.lock();
+        let local = Endpoint {
+            ip: st.bound.ip,
+            port: st.bound.port,
+        };
+        let used = st.queue.iter().map(|d| d.data.len() + OVERHEAD).sum();
+        (local, st.peer, used)
+    }
+
     fn poll_mask(&self) -> u32 {
         let st = self.lock();
         let mut m = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;

@@ -27,12 +27,21 @@ impl TcpSocket {
         peer.common.opts().rcvbuf + self.common.opts().sndbuf
     }
 
-    /// Bytes we sent that the peer has not read.
-    pub(super) fn in_flight(&self) -> usize {
-        match &self.lock().conn {
-            Conn::Connected { peer: Some(p), .. } => p.lock().rx.len(),
-            _ => 0,
+    /// The other end, while it is there.
+    pub(in crate::net::inet) fn peer_of(st: &State) -> Option<Arc<TcpSocket>> {
+        match &st.conn {
+            Conn::Connected { peer, .. } => peer.clone(),
+            _ => None,
         }
+    }
+
+    /// What we sent to `peer` that its receive buffer does not hold (Linux keeps it
+    /// in the sender's queue, unacknowledged: SIOCOUTQ, /proc/net/tcp's tx_queue).
+    pub(in crate::net::inet) fn unsent_to(peer: Option<Arc<TcpSocket>>) -> usize {
+        peer.map_or(0, |p| {
+            let rcvbuf = p.common.opts().rcvbuf;
+            p.lock().rx.len().saturating_sub(rcvbuf)
+        })
     }
 
     /// The error of a send that may not go on (sk_stream_error): the pending error,
@@ -134,14 +143,18 @@ impl TcpSocket {
         Ok(sent)
     }
 
-    /// Takes (or with `peek`, copies) up to `len` bytes into `out`.
+    /// Takes (or with `peek`, copies) up to `len` bytes into `out`, a slice at a time.
     fn take(st: &mut State, out: &mut Vec<u8>, len: usize, peek: bool) {
         if peek {
             out.clear();
-            out.extend(st.rx.iter().take(len));
-        } else {
-            let n = (len - out.len()).min(st.rx.len());
-            out.extend(st.rx.drain(..n));
+        }
+        let n = (len - out.len()).min(st.rx.len());
+        let (a, b) = st.rx.as_slices();
+        let first = n.min(a.len());
+        out.extend_from_slice(&a[..first]);
+        out.extend_from_slice(&b[..n - first]);
+        if !peek {
+            st.rx.drain(..n);
         }
     }
 
@@ -230,10 +243,7 @@ impl TcpSocket {
 
     /// We read: the peer may write more.
     fn room_freed(&self) {
-        let peer = match &self.lock().conn {
-            Conn::Connected { peer, .. } => peer.clone(),
-            _ => None,
-        };
+        let peer = Self::peer_of(&self.lock());
         if let Some(p) = peer {
             p.output_event();
         }
