@@ -21,8 +21,9 @@
  *              an accept makes room
  *   bind       EADDRINUSE (same address, wildcard over a specific one), two
  *              specific addresses on one port, SO_REUSEADDR with and without a
- *              listener, a port held by an accepted connection, EINVAL bound twice,
- *              EADDRNOTAVAIL, ephemeral ports (bind 0, connect, listen unbound)
+ *              listener, a port held by an accepted connection, SO_REUSEPORT
+ *              listeners sharing a port, EINVAL bound twice, EADDRNOTAVAIL,
+ *              ephemeral ports (bind 0, connect, listen unbound)
  *   udp        datagrams with sender addresses, autobind on send, boundaries,
  *              MSG_PEEK, MSG_TRUNC both ways, empty datagrams, FIONREAD, connect
  *              (filters other senders; AF_UNSPEC undoes it), ECONNREFUSED on a
@@ -703,6 +704,33 @@ static void bind_(void) {
     close(c);
     close(s);
 
+    /* SO_REUSEPORT: two listeners of one user on one port share its connections. */
+    int rp[2];
+    for (int i = 0; i < 2; i++) {
+        rp[i] = sock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+        CHECK(set_int(rp[i], SOL_SOCKET, SO_REUSEPORT, 1) == 0, "SO_REUSEPORT");
+        struct sockaddr_in at = in4("127.0.0.1", i ? port_p : 0);
+        printf("SO_REUSEPORT listener %d: bind %s", i, res(bind(rp[i], (struct sockaddr *)&at, sizeof at)));
+        printf(", listen %s\n", res(listen(rp[i], 4)));
+        port_p = port_of(rp[0]);
+    }
+    try_bind("without SO_REUSEPORT beside them", SOCK_STREAM, "127.0.0.1", port_p, 0);
+    c = client("127.0.0.1", port_p);
+    CHECK(c >= 0, "connect to the group");
+    vk_msleep(20);
+    int got = 0;
+    for (int i = 0; i < 2; i++) {
+        int s2 = accept(rp[i], NULL, NULL);
+        got += s2 >= 0;
+        close(s2);
+    }
+    printf("accepted by one of them: %d\n", got);
+    close(c);
+    close(rp[0]);
+    close(rp[1]);
+    printf("SO_REUSEPORT %d\n", int_opt(rp[0] = sock(AF_INET, SOCK_DGRAM), SOL_SOCKET, SO_REUSEPORT));
+    close(rp[0]);
+
     a = bound(AF_INET, SOCK_STREAM, "127.0.0.1", 0, 0);
     struct sockaddr_in x = in4("127.0.0.1", 0);
     EXPECT_ERR("bind twice", bind(a, (struct sockaddr *)&x, sizeof x), EINVAL);
@@ -1151,7 +1179,12 @@ static void options(void) {
     printf("TCP_NODELAY on UDP: set %s", res(set_int(u, IPPROTO_TCP, TCP_NODELAY, 1)));
     printf(", get %s\n", res(getsockopt(u, IPPROTO_TCP, TCP_NODELAY, &v, &(socklen_t){4})));
     set_show("SO_REUSEADDR", u, SOL_SOCKET, SO_REUSEADDR, 1);
+    set_show("SO_REUSEPORT", u, SOL_SOCKET, SO_REUSEPORT, 1);
     close(u);
+    int unx = sock(AF_UNIX, SOCK_STREAM);
+    set_show("SO_REUSEPORT on AF_UNIX", unx, SOL_SOCKET, SO_REUSEPORT, 1);
+    set_show("SO_REUSEPORT on AF_UNIX", unx, SOL_SOCKET, SO_REUSEPORT, 0);
+    close(unx);
 
     int s6 = sock(AF_INET6, SOCK_STREAM);
     show_opt("IPV6_V6ONLY", s6, IPPROTO_IPV6, IPV6_V6ONLY);

@@ -41,6 +41,7 @@ pub const SO_OOBINLINE: i32 = 10;
 pub const SO_NO_CHECK: i32 = 11;
 pub const SO_PRIORITY: i32 = 12;
 pub const SO_LINGER: i32 = 13;
+pub const SO_REUSEPORT: i32 = 15;
 pub const SO_PASSCRED: i32 = 16;
 pub const SO_PEERCRED: i32 = 17;
 pub const SO_RCVLOWAT: i32 = 18;
@@ -303,9 +304,10 @@ impl Opts {
 }
 
 /// The boolean SOL_SOCKET options kept as flags.
-const FLAG_OPTS: [i32; 9] = [
+const FLAG_OPTS: [i32; 10] = [
     SO_DEBUG,
     SO_REUSEADDR,
+    SO_REUSEPORT,
     SO_DONTROUTE,
     SO_BROADCAST,
     SO_KEEPALIVE,
@@ -340,6 +342,10 @@ pub fn set_option(s: &dyn Socket, name: i32, val: &[u8], privileged: bool) -> Re
     let mut o = s.common().opts();
     match name {
         SO_DEBUG if int != 0 && !privileged => return Err(Errno::EACCES),
+        // Only inet sockets can share ports (Linux's sk_is_inet check).
+        SO_REUSEPORT if int != 0 && !super::inet::is_inet(s.family()) => {
+            return Err(Errno::EOPNOTSUPP)
+        }
         n if FLAG_OPTS.contains(&n) => o.set_flag(n, int != 0),
         SO_SNDBUF | SO_SNDBUFFORCE => {
             let v = buf_arg(int, name == SO_SNDBUFFORCE, privileged)?;

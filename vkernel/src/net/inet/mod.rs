@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Socket;
 use addr::{is_any, Family};
-use ports::{Entry, PortTable};
+use ports::{Entry, PortTable, Share};
 pub use save::{restore, SavedTcp, SavedUdp};
 pub use tcp::TcpSocket;
 pub use udp::UdpSocket;
@@ -63,6 +63,11 @@ pub fn create(fam: Family, ty: i32, protocol: i32) -> Result<Arc<dyn Socket>, Er
     }
 }
 
+/// AF_INET or AF_INET6.
+pub fn is_inet(family: i32) -> bool {
+    family == addr::AF_INET || family == addr::AF_INET6
+}
+
 /// Where a socket is bound (port 0: nowhere yet), and its entry in its protocol's
 /// port table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +78,8 @@ pub struct Binding {
     /// SOCK_BINDPORT_LOCK): a disconnect gives back only what the kernel chose.
     pub addr_locked: bool,
     pub port_locked: bool,
+    /// Who bound it (SO_REUSEPORT shares a port among one user's sockets).
+    pub uid: u32,
     /// The entry's identity in the port table (a thaw gives it a new one).
     #[serde(skip)]
     pub id: u64,
@@ -85,6 +92,7 @@ impl Binding {
             port: 0,
             addr_locked: false,
             port_locked: false,
+            uid: 0,
             id: 0,
         }
     }
@@ -116,7 +124,7 @@ impl<T> Ports<T> {
             id,
             ip,
             v6only: hold.v6only,
-            reuse: hold.reuse,
+            share: hold.share,
             listening: false,
             owner: hold.owner,
         };
@@ -157,27 +165,38 @@ impl<T> Ports<T> {
 /// What a socket's entry in a port table says besides its address.
 pub struct Hold<T> {
     pub v6only: bool,
-    pub reuse: bool,
+    pub share: Share,
     pub owner: std::sync::Weak<T>,
+}
+
+/// The sharing rights of a socket with `opts`, bound by `uid`.
+pub fn share(opts: &super::Opts, uid: u32) -> Share {
+    Share {
+        reuse: opts.on(super::SO_REUSEADDR),
+        reuseport: opts.on(super::SO_REUSEPORT),
+        uid,
+    }
 }
 
 /// bind(2) of either protocol: an unbound socket takes the address and port given
 /// (0: an ephemeral one); EINVAL if it is bound already. Ports below 1024 are for
-/// root (CAP_NET_BIND_SERVICE).
+/// root (CAP_NET_BIND_SERVICE). `uid` binds it.
 pub fn bind_to<T>(
     ports: &Ports<T>,
     b: &mut Binding,
     ep: addr::Endpoint,
-    root: bool,
-    hold: Hold<T>,
+    uid: u32,
+    mut hold: Hold<T>,
 ) -> Result<(), Errno> {
-    if ep.port != 0 && ep.port < 1024 && !root {
+    if ep.port != 0 && ep.port < 1024 && uid != 0 {
         return Err(Errno::EACCES);
     }
     if b.port != 0 {
         return Err(Errno::EINVAL);
     }
+    hold.share.uid = uid;
     ports.bind(b, ep.ip, ep.port, hold)?;
+    b.uid = uid;
     b.addr_locked = !is_any(&ep.ip);
     b.port_locked = ep.port != 0;
     Ok(())

@@ -18,6 +18,15 @@ use super::addr::{is_v4, ANY4};
 /// net.ipv4.ip_local_port_range's default.
 pub const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
+/// What lets sockets share a port: SO_REUSEADDR, SO_REUSEPORT (among sockets of one
+/// user) when they bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Share {
+    pub reuse: bool,
+    pub reuseport: bool,
+    pub uid: u32,
+}
+
 /// One socket's hold on a port.
 #[derive(Debug)]
 pub struct Entry<T> {
@@ -26,8 +35,7 @@ pub struct Entry<T> {
     pub ip: Ipv6Addr,
     /// IPV6_V6ONLY: a v6 wildcard that does not take IPv4.
     pub v6only: bool,
-    /// SO_REUSEADDR when it bound.
-    pub reuse: bool,
+    pub share: Share,
     pub listening: bool,
     pub owner: Weak<T>,
 }
@@ -75,6 +83,15 @@ impl<T> Entry<T> {
         let (b4, b6) = other.spans();
         meet(a4, b4) || meet(a6, b6)
     }
+
+    /// Whether this entry may not join `other` on its port (inet_bind_conflict as a
+    /// bind or listen applies it; UDP's rule is the same, nothing listening there).
+    fn conflicts(&self, other: &Entry<T>) -> bool {
+        let (a, b) = (self.share, other.share);
+        self.overlaps(other)
+            && !(a.reuse && b.reuse && !other.listening)
+            && !(a.reuseport && b.reuseport && a.uid == b.uid)
+    }
 }
 
 /// The ports of one protocol (TCP or UDP) and the sockets on them.
@@ -108,18 +125,18 @@ impl<T> PortTable<T> {
     }
 
     /// Takes `port` (0: a free ephemeral port) for `e`: EADDRINUSE if another socket
-    /// holds an overlapping address there and SO_REUSEADDR does not let them share
-    /// (both set it, and the other does not listen). Returns the port.
+    /// holds an overlapping address there and they may not share it (SO_REUSEADDR on
+    /// both and the other not listening; SO_REUSEPORT on both, one user's). Returns
+    /// the port.
     pub fn bind(&mut self, port: u16, e: Entry<T>) -> Result<u16, Errno> {
         let port = match port {
             0 => self.free_port().ok_or(Errno::EADDRINUSE)?,
             p => p,
         };
-        let taken = self.ports.get(&port).is_some_and(|holders| {
-            holders
-                .iter()
-                .any(|o| o.overlaps(&e) && !(e.reuse && o.reuse && !o.listening))
-        });
+        let taken = self
+            .ports
+            .get(&port)
+            .is_some_and(|holders| holders.iter().any(|o| e.conflicts(o)));
         if taken {
             return Err(Errno::EADDRINUSE);
         }
@@ -155,17 +172,18 @@ impl<T> PortTable<T> {
         }
     }
 
-    /// A bound entry starts listening: EADDRINUSE if it overlaps one that listens, or
-    /// one that does not share by SO_REUSEADDR.
+    /// A bound entry starts listening: EADDRINUSE if it overlaps one it may not
+    /// share with (SO_REUSEADDR does not let two listen, SO_REUSEPORT does).
     pub fn listen(&mut self, port: u16, id: u64) -> Result<(), Errno> {
         let holders = self.ports.get_mut(&port).ok_or(Errno::EINVAL)?;
         let me = holders
             .iter()
             .position(|e| e.id == id)
             .ok_or(Errno::EINVAL)?;
-        let conflict = holders.iter().enumerate().any(|(i, o)| {
-            i != me && o.overlaps(&holders[me]) && !(holders[me].reuse && o.reuse && !o.listening)
-        });
+        let conflict = holders
+            .iter()
+            .enumerate()
+            .any(|(i, o)| i != me && holders[me].conflicts(o));
         if conflict {
             return Err(Errno::EADDRINUSE);
         }
@@ -218,6 +236,22 @@ impl<T> PortTable<T> {
         found.sort_by_key(|e| e.ip != *ip);
         found.iter().filter_map(|e| e.owner.upgrade()).collect()
     }
+
+    /// The sockets `lookup` ranks first: those bound to exactly `ip` if any, else
+    /// the wildcard ones (more than one: a SO_REUSEPORT group).
+    pub fn lookup_best(
+        &self,
+        port: u16,
+        ip: &Ipv6Addr,
+        wanted: impl Fn(&Entry<T>) -> bool,
+    ) -> Vec<Arc<T>> {
+        let exact = self.lookup(port, ip, |e| e.ip == *ip && wanted(e));
+        if exact.is_empty() {
+            self.lookup(port, ip, wanted)
+        } else {
+            exact
+        }
+    }
 }
 
 #[cfg(test)]
@@ -237,7 +271,10 @@ mod tests {
             id: t.next_id(),
             ip,
             v6only,
-            reuse,
+            share: Share {
+                reuse,
+                ..Share::default()
+            },
             listening: false,
             owner: Weak::new(),
         }
@@ -281,6 +318,29 @@ mod tests {
         assert_eq!(t.bind(6000, d), Err(Errno::EADDRINUSE));
         t.unlisten(6000, a_id);
         assert_eq!(t.listen(6000, b_id), Ok(()));
+    }
+
+    #[test]
+    fn reuseport_lets_one_user_listen_twice() {
+        let mut t = PortTable::new();
+        let rp = |t: &mut PortTable<Sock>, uid| {
+            let mut e = entry(t, ANY4, false, false);
+            e.share.reuseport = true;
+            e.share.uid = uid;
+            e
+        };
+        let a = rp(&mut t, 1000);
+        let a_id = a.id;
+        t.bind(8000, a).unwrap();
+        t.listen(8000, a_id).unwrap();
+        let b = rp(&mut t, 1000);
+        let b_id = b.id;
+        assert_eq!(t.bind(8000, b), Ok(8000));
+        assert_eq!(t.listen(8000, b_id), Ok(()));
+        let other_user = rp(&mut t, 1001);
+        assert_eq!(t.bind(8000, other_user), Err(Errno::EADDRINUSE));
+        let plain = entry(&mut t, ANY4, false, false);
+        assert_eq!(t.bind(8000, plain), Err(Errno::EADDRINUSE));
     }
 
     #[test]

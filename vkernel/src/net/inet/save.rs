@@ -18,7 +18,7 @@ use super::opts::InetOpts;
 use super::ports::Entry;
 use super::tcp::{self, Conn, SockState, TcpSocket};
 use super::udp::{self, Datagram, UdpSocket};
-use super::{downcast, Binding, Ports};
+use super::{downcast, Binding, Hold, Ports};
 use crate::net::{Opts, RestoreIndex, SaveIndex, SavedSocket, Socket};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,14 +152,7 @@ pub fn restore(
 }
 
 /// A live socket's binding goes back into its port table, as it was.
-fn rebind<T>(
-    ports: &Ports<T>,
-    b: &mut Binding,
-    v6only: bool,
-    reuse: bool,
-    listening: bool,
-    owner: &Arc<T>,
-) {
+fn rebind<T>(ports: &Ports<T>, b: &mut Binding, hold: Hold<T>, listening: bool) {
     if b.port == 0 {
         return;
     }
@@ -170,10 +163,10 @@ fn rebind<T>(
         Entry {
             id: b.id,
             ip: b.ip,
-            v6only,
-            reuse,
+            v6only: hold.v6only,
+            share: hold.share,
             listening,
-            owner: Arc::downgrade(owner),
+            owner: hold.owner,
         },
     );
 }
@@ -218,14 +211,7 @@ fn restore_tcp(s: &Arc<TcpSocket>, t: &SavedTcp, ix: &dyn RestoreIndex) -> Resul
     st.released = t.released;
     if !t.released {
         let hold = s.hold(&st);
-        rebind(
-            &tcp::PORTS,
-            &mut st.bound,
-            hold.v6only,
-            hold.reuse,
-            listening,
-            s,
-        );
+        rebind(&tcp::PORTS, &mut st.bound, hold, listening);
     }
     s.ins.store(t.ins, Ordering::SeqCst);
     s.outs.store(t.outs, Ordering::SeqCst);
@@ -247,14 +233,7 @@ fn restore_udp(s: &Arc<UdpSocket>, u: &SavedUdp) -> Result<(), CkptError> {
     st.released = u.released;
     if !u.released {
         let hold = s.hold(&st);
-        rebind(
-            &udp::PORTS,
-            &mut st.bound,
-            hold.v6only,
-            hold.reuse,
-            false,
-            s,
-        );
+        rebind(&udp::PORTS, &mut st.bound, hold, false);
     }
     s.ins.store(u.ins, Ordering::SeqCst);
     s.outs.store(u.outs, Ordering::SeqCst);

@@ -33,7 +33,7 @@ use crate::fs::file::Readiness;
 use crate::net::addr::family;
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
-    AF_UNSPEC, SO_REUSEADDR,
+    AF_UNSPEC,
 };
 use crate::sched::WaitQueue;
 
@@ -186,7 +186,7 @@ impl TcpSocket {
     pub(super) fn hold(&self, st: &State) -> Hold<TcpSocket> {
         Hold {
             v6only: self.v6only(st),
-            reuse: self.common.opts().on(SO_REUSEADDR),
+            share: super::share(&self.common.opts(), st.bound.uid),
             owner: self.me.clone(),
         }
     }
@@ -219,7 +219,7 @@ impl TcpSocket {
                 id,
                 ip: to.ip,
                 v6only: false,
-                reuse: listener.common.opts().on(SO_REUSEADDR),
+                share: super::share(&listener.common.opts(), lb.uid),
                 listening: false,
                 owner: e.weak(),
             },
@@ -229,6 +229,7 @@ impl TcpSocket {
             port: lb.port,
             addr_locked: lb.addr_locked,
             port_locked: lb.port_locked,
+            uid: lb.uid,
             id,
         };
         drop((t, st));
@@ -488,11 +489,10 @@ impl TcpSocket {
 
     fn connect_to(&self, to: Endpoint, w: &Wait) -> Result<(), Errno> {
         self.take_source(&to)?;
-        let listener = PORTS
-            .lock()
-            .lookup(to.port, &to.ip, |e| e.listening)
-            .into_iter()
-            .next();
+        // A SO_REUSEPORT group spreads connections by the client's port.
+        let group = PORTS.lock().lookup_best(to.port, &to.ip, |e| e.listening);
+        let from = self.lock().bound.port;
+        let listener = group.get(usize::from(from) % group.len().max(1)).cloned();
         let joined = match listener {
             Some(l) => self.join(&l, to),
             None => Joined::Refused,
@@ -573,7 +573,7 @@ impl Socket for TcpSocket {
             return Err(Errno::EINVAL);
         }
         let hold = self.hold(&st);
-        bind_to(&PORTS, &mut st.bound, ep, ctx.cred.euid == 0, hold)
+        bind_to(&PORTS, &mut st.bound, ep, ctx.cred.euid, hold)
     }
 
     fn listen(&self, backlog: u32, _ctx: &Ctx) -> Result<(), Errno> {

@@ -22,7 +22,7 @@ use crate::net::addr::family;
 use crate::net::iface::interfaces;
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
-    AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_TRUNC, SO_REUSEADDR,
+    AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_TRUNC,
 };
 use crate::sched::WaitQueue;
 
@@ -112,7 +112,7 @@ impl UdpSocket {
     pub(super) fn hold(&self, st: &State) -> Hold<UdpSocket> {
         Hold {
             v6only: self.v6only(st),
-            reuse: self.common.opts().on(SO_REUSEADDR),
+            share: super::share(&self.common.opts(), st.bound.uid),
             owner: self.me.clone(),
         }
     }
@@ -246,7 +246,7 @@ impl Socket for UdpSocket {
         let mut st = self.lock();
         let ep = self.fam.parse_bind(raw, self.v6only(&st))?;
         let hold = self.hold(&st);
-        bind_to(&PORTS, &mut st.bound, ep, ctx.cred.euid == 0, hold)
+        bind_to(&PORTS, &mut st.bound, ep, ctx.cred.euid, hold)
     }
 
     fn listen(&self, _backlog: u32, _ctx: &Ctx) -> Result<(), Errno> {
