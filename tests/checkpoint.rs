@@ -355,6 +355,12 @@ twins!(thaw_carries_cpu_clocks_and_a_cpu_timer_on, cc => {
     checkpoint_and_thaw(&GUESTS, "ckpt", cc, "cputime", &[400]);
 });
 
+// SIGCKPTEXIT keeps the system frozen from the image to the exit: a guest that
+// writes all the time shows no line twice (nor misses one) across the thaw.
+twins!(nothing_runs_between_a_sigckptexit_image_and_the_exit, cc => {
+    checkpoint_and_thaw(&GUESTS, "ckpt", cc, "ticker", &[150]);
+});
+
 #[test]
 fn a_chain_of_checkpoints_and_thaws_finishes_the_run() {
     checkpoint_and_thaw(&GUESTS, "ckpt", Cc::Glibc, "compute", &[250, 200, 150]);

@@ -26,6 +26,8 @@
  *             in vfork; the parent must get that child back, not make another
  *   bigmem    dirties 192 MiB, says "ready", then idles (10 s at most): a guest
  *             whose checkpoint takes a while to write
+ *   ticker    writes the numbers 0 to 9999, one write(2) each: whatever it writes
+ *             after a SIGCKPTEXIT image would show twice once the image is thawed
  *   forker    forks 500 short-lived children one after another, reaping each and
  *             summing their exit codes, so checkpoints land in and around fork
  *   cputime   burns 1.5 s of CPU time in two threads, reading the process and
@@ -290,6 +292,17 @@ static void bigmem(void) {
     printf("hash %016llx\n", (unsigned long long)vk_fnv(buf, n));
 }
 
+static void ticker(void) {
+    /* Under 64 KiB in all (the tests read vkernel's output only at its end), and
+     * at least 300 ms long, so a checkpoint finds it writing. */
+    for (int i = 0; i < 10000; i++) {
+        printf("%d\n", i);
+        fflush(stdout);
+        if (i % 100 == 99)
+            vk_msleep(3);
+    }
+}
+
 static void forker(void) {
     long sum = 0;
     for (int i = 0; i < 500; i++) {
@@ -365,6 +378,7 @@ static const struct vk_mode modes[] = {
     {"-vforked", vforked},
     {"cputime", cputime},
     {"forker", forker},
+    {"ticker", ticker},
     {"bigmem", bigmem},
     {NULL, NULL},
 };

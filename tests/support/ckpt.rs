@@ -151,16 +151,18 @@ impl Running {
         }
     }
 
-    /// Waits for the end (30 s at most); returns (status, stdout, stderr).
+    /// Waits for the end (60 s at most: a hang, even on a loaded machine); returns
+    /// (status, stdout, stderr).
     pub fn finish(mut self) -> (i32, String, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(st) = self.child.try_wait().expect("wait") {
                 break st.code().unwrap_or(-1);
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("vkernel did not finish within 30 s");
+                let (_, out, err) = self.finish();
+                panic!("vkernel did not finish within 60 s; stdout:\n{out}\nstderr:\n{err}");
             }
             std::thread::sleep(Duration::from_millis(10));
         };

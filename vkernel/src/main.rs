@@ -184,7 +184,12 @@ fn start_signal_thread(kernel: KernelSlot, target: checkpoint::Target) -> std::i
             match (sig, kernel.get()) {
                 (libc::SIGWINCH, Some(k)) => fs::console::host_resized(&k.ttys.console),
                 (SIGCKPT | SIGCKPTEXIT, Some(k)) => {
-                    let done = checkpoint::take(k, &target);
+                    let then = if sig == SIGCKPTEXIT {
+                        checkpoint::Then::Exit
+                    } else {
+                        checkpoint::Then::GoOn
+                    };
+                    let done = checkpoint::take(k, &target, then);
                     match &done {
                         Ok(report) => eprintln!("{report}"),
                         Err(e) => eprintln!("vkernel: {e}"),

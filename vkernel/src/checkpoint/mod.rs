@@ -156,9 +156,20 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Freezes the system, writes the image, thaws. On failure the previous image at the
-/// target path is untouched and the guests go on.
-pub fn take(kernel: &Kernel, target: &Target) -> Result<Report, String> {
+/// What the system does once its checkpoint is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// SIGCKPT: it thaws and goes on.
+    GoOn,
+    /// SIGCKPTEXIT: it stays frozen for the caller to exit, so nothing a guest does
+    /// after the image (output above all) is seen twice once the image is thawed.
+    Exit,
+}
+
+/// Freezes the system, writes the image, and thaws unless `then` is to exit after a
+/// good write. On failure the previous image at the target path is untouched and the
+/// guests go on.
+pub fn take(kernel: &Kernel, target: &Target, then: Then) -> Result<Report, String> {
     let start = Instant::now();
     let path = target.next_path();
     // Console input read from now on waits for the thaw.
@@ -167,8 +178,10 @@ pub fn take(kernel: &Kernel, target: &Target) -> Result<Report, String> {
     // Timers would post signals into the state being saved.
     kernel.timers.pause();
     let written = write(kernel, &snapshots, &path);
-    kernel.timers.resume();
-    kernel.freezer.thaw();
+    if then == Then::GoOn || written.is_err() {
+        kernel.timers.resume();
+        kernel.freezer.thaw();
+    }
     drop(input);
     let size = written.map_err(|e| format!("checkpoint {} failed: {e}", path.display()))?;
     Ok(Report {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::iface::interfaces;
 use super::{
     Common, Ctx, Incoming, Opts, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
-    MSG_PEEK, MSG_TRUNC,
+    MSG_PEEK,
 };
 use crate::fs::file::Readiness;
 use crate::sched::WaitQueue;
@@ -226,8 +226,7 @@ impl Socket for NetlinkSocket {
                 st.queue.pop_front()
             }
         })?;
-        let full = data.len();
-        let mut inc = Incoming {
+        let inc = Incoming {
             data,
             from: Some(sockaddr(0, 0)),
             creds: Some(Ucred {
@@ -237,16 +236,7 @@ impl Socket for NetlinkSocket {
             }),
             ..Default::default()
         };
-        if full > len {
-            inc.data.truncate(len);
-            inc.flags |= MSG_TRUNC;
-        }
-        inc.len = if flags & MSG_TRUNC != 0 {
-            full
-        } else {
-            inc.data.len()
-        };
-        Ok(inc)
+        Ok(inc.datagram(len, flags))
     }
 
     fn shutdown(&self, how: i32) -> Result<(), Errno> {

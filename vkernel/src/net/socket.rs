@@ -190,6 +190,24 @@ pub struct Incoming {
     pub flags: u32,
 }
 
+impl Incoming {
+    /// A datagram received into `len` bytes: cut to fit (MSG_TRUNC in the flags), and
+    /// with MSG_TRUNC asked for in `flags`, its full length as the call's result.
+    pub fn datagram(mut self, len: usize, flags: u32) -> Incoming {
+        let full = self.data.len();
+        if full > len {
+            self.data.truncate(len);
+            self.flags |= MSG_TRUNC;
+        }
+        self.len = if flags & MSG_TRUNC != 0 {
+            full
+        } else {
+            self.data.len()
+        };
+        self
+    }
+}
+
 /// The checkpoint's indices of what a socket refers to (`fs::save::FsSaver`).
 pub trait SaveIndex {
     fn file(&mut self, f: &Arc<OpenFile>) -> usize;

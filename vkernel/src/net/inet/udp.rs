@@ -22,7 +22,7 @@ use crate::net::addr::family;
 use crate::net::iface::interfaces;
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
-    AF_UNSPEC, MSG_OOB, MSG_PEEK, MSG_TRUNC,
+    AF_UNSPEC, MSG_OOB, MSG_PEEK,
 };
 use crate::sched::WaitQueue;
 
@@ -314,22 +314,12 @@ impl Socket for UdpSocket {
         let Some(d) = got else {
             return Ok(Incoming::default());
         };
-        let full = d.data.len();
-        let mut inc = Incoming {
+        let inc = Incoming {
             from: Some(self.fam.sockaddr(d.from)),
             data: d.data,
             ..Default::default()
         };
-        if full > len {
-            inc.data.truncate(len);
-            inc.flags |= MSG_TRUNC;
-        }
-        inc.len = if flags & MSG_TRUNC != 0 {
-            full
-        } else {
-            inc.data.len()
-        };
-        Ok(inc)
+        Ok(inc.datagram(len, flags))
     }
 
     fn shutdown(&self, how: i32) -> Result<(), Errno> {

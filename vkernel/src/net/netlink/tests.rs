@@ -1,4 +1,5 @@
 use super::*;
+use crate::net::MSG_TRUNC;
 use crate::sched::testing::Idle;
 
 struct NoPaths;

@@ -17,8 +17,7 @@ use super::{names, Conn, State, UnixSocket, RCV_SHUTDOWN, SEND_SHUTDOWN};
 use crate::fs::file::OpenFile;
 use crate::net::addr::UnixAddr;
 use crate::net::{
-    Ctx, Incoming, Outgoing, SockType, Ucred, Wait, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC,
-    MSG_WAITALL,
+    Ctx, Incoming, Outgoing, SockType, Ucred, Wait, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_WAITALL,
 };
 
 /// What Linux charges a send buffer for an skb beyond its data (sk_buff and
@@ -438,24 +437,14 @@ impl UnixSocket {
             self.wake_blocked();
             self.wq.notify_all();
         }
-        let full = m.data.len();
-        let mut inc = Incoming {
+        let inc = Incoming {
             from: m.from.bound_name(),
             creds: Some(m.creds.unwrap_or(Ucred::NOBODY)),
             rights: m.rights,
             data: m.data,
             ..Default::default()
         };
-        if full > len {
-            inc.data.truncate(len);
-            inc.flags |= MSG_TRUNC;
-        }
-        inc.len = if flags & MSG_TRUNC != 0 {
-            full
-        } else {
-            inc.data.len()
-        };
-        Ok(inc)
+        Ok(inc.datagram(len, flags))
     }
 
     /// The sender address a receiver sees: ours if we have a name (an accepted
