@@ -43,6 +43,8 @@ modes! {
     udp => "udp",
     /// ::1, a dual-stack listener, v4-mapped addresses, IPV6_V6ONLY.
     ipv6 => "ipv6",
+    /// IP_PKTINFO, IP_RECVTTL, IP_RECVTOS and the IPv6 ones on received datagrams.
+    control_messages => "cmsg",
     /// poll and epoll readiness (level and edge), select on a connecting socket.
     readiness => "epoll",
     /// SOL_SOCKET, SOL_TCP, SOL_IP and SOL_IPV6 options and their errors.

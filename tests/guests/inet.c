@@ -30,6 +30,10 @@
  *              (filters other senders; AF_UNSPEC undoes it), ECONNREFUSED on a
  *              connected socket, EMSGSIZE, EDESTADDRREQ, sendmsg/recvmsg names,
  *              SO_REUSEADDR sharing a port
+ *   cmsg       control messages of received datagrams: IP_PKTINFO, IP_RECVTTL and
+ *              IP_RECVTOS (the sender's TTL and TOS), MSG_CTRUNC, and their IPv6
+ *              counterparts (IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS) for IPv6 and
+ *              IPv4 datagrams on a dual-stack socket
  *   ipv6       TCP and UDP over ::1; a dual-stack listener on :: accepts a v4 client
  *              (seen as ::ffff:127.0.0.1); v4-mapped connects; IPV6_V6ONLY; bind
  *              conflicts between the families; sockaddr_in6 lengths
@@ -923,6 +927,92 @@ static void udp(void) {
     close(s);
 }
 
+/* ---- cmsg -------------------------------------------------------------------------- */
+
+/* Receives one datagram on r with a control buffer of `room` bytes and prints its
+ * control messages. */
+static void show_cmsgs(int r, size_t room) {
+    char data[64] = {0}, control[256];
+    struct iovec iov = {data, sizeof data - 1};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = room;
+    ssize_t n = recvmsg(r, &mh, MSG_DONTWAIT);
+    printf("  '%s' (%zd), controllen %d, flags %s\n", data, n, (int)mh.msg_controllen,
+           mh.msg_flags & MSG_CTRUNC ? "MSG_CTRUNC" : "none");
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        unsigned char *d = CMSG_DATA(c);
+        int v;
+        char ip[INET6_ADDRSTRLEN];
+        printf("  level %d type %d len %d: ", c->cmsg_level, c->cmsg_type, (int)c->cmsg_len);
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, d, sizeof pi);
+            char spec[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &pi.ipi_spec_dst, spec, sizeof spec);
+            inet_ntop(AF_INET, &pi.ipi_addr, ip, sizeof ip);
+            printf("IP_PKTINFO ifindex %d spec_dst %s addr %s\n", pi.ipi_ifindex, spec, ip);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, d, sizeof pi);
+            inet_ntop(AF_INET6, &pi.ipi6_addr, ip, sizeof ip);
+            printf("IPV6_PKTINFO ifindex %d addr %s\n", pi.ipi6_ifindex, ip);
+        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
+            printf("IP_TOS %#x\n", d[0]);
+        } else {
+            memcpy(&v, d, sizeof v);
+            printf("%d\n", v);
+        }
+    }
+}
+
+static void cmsg(void) {
+    int r = bound(AF_INET, SOCK_DGRAM, "127.0.0.1", 0, 0);
+    port_p = port_of(r);
+    struct sockaddr_in ra = in4("127.0.0.1", port_p);
+    int s = sock(AF_INET, SOCK_DGRAM);
+    CHECK(set_int(s, IPPROTO_IP, IP_TOS, 0x28) == 0 && set_int(s, IPPROTO_IP, IP_TTL, 9) == 0, "sender");
+    CHECK(sendto(s, "plain", 5, 0, (struct sockaddr *)&ra, sizeof ra) == 5, "sendto");
+    settle();
+    printf("no options:\n");
+    show_cmsgs(r, 256);
+    CHECK(set_int(r, IPPROTO_IP, IP_PKTINFO, 1) == 0 && set_int(r, IPPROTO_IP, IP_RECVTTL, 1) == 0 &&
+              set_int(r, IPPROTO_IP, IP_RECVTOS, 1) == 0,
+          "receiver options");
+    for (int i = 0; i < 2; i++)
+        CHECK(sendto(s, "with", 4, 0, (struct sockaddr *)&ra, sizeof ra) == 4, "sendto");
+    settle();
+    printf("IP_PKTINFO, IP_RECVTTL, IP_RECVTOS:\n");
+    show_cmsgs(r, 256);
+    printf("a control buffer with room for one:\n");
+    show_cmsgs(r, CMSG_SPACE(sizeof(struct in_pktinfo)));
+
+    int r6 = bound(AF_INET6, SOCK_DGRAM, "::", 0, 0);
+    int p6 = port_of(r6);
+    CHECK(set_int(r6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) == 0 && set_int(r6, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) == 0 &&
+              set_int(r6, IPPROTO_IPV6, IPV6_RECVTCLASS, 1) == 0,
+          "v6 receiver options");
+    int s6 = sock(AF_INET6, SOCK_DGRAM);
+    CHECK(set_int(s6, IPPROTO_IPV6, IPV6_TCLASS, 0x20) == 0 && set_int(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 7) == 0,
+          "v6 sender");
+    struct sockaddr_in6 r6a = in6("::1", p6);
+    CHECK(sendto(s6, "six", 3, 0, (struct sockaddr *)&r6a, sizeof r6a) == 3, "sendto ::1");
+    struct sockaddr_in r4a = in4("127.0.0.1", p6);
+    CHECK(sendto(s, "four", 4, 0, (struct sockaddr *)&r4a, sizeof r4a) == 4, "sendto 127.0.0.1");
+    settle();
+    printf("IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS over ::1:\n");
+    show_cmsgs(r6, 256);
+    printf("the same on a v4 datagram:\n");
+    show_cmsgs(r6, 256);
+    close(r);
+    close(s);
+    close(r6);
+    close(s6);
+}
+
 /* ---- ipv6 ------------------------------------------------------------------------- */
 
 static void ipv6(void) {
@@ -1585,6 +1675,7 @@ static const struct vk_mode modes[] = {
     {"bind", bind_},      {"udp", udp},             {"ipv6", ipv6},   {"epoll", epoll_},
     {"options", options}, {"errors", errors},       {"xfer", xfer},   {"pending", pending},
     {"dgrams", dgrams},   {"-offlink", offlink},    {"wait", wait_},  {"blocked", blocked},
+    {"cmsg", cmsg},
     {NULL, NULL},
 };
 

@@ -188,6 +188,9 @@ pub struct Incoming {
     pub creds: Option<Ucred>,
     /// MSG_TRUNC and the like, for msg_flags.
     pub flags: u32,
+    /// Control messages the family hands out (IP_PKTINFO and the like), in order:
+    /// level, type and data.
+    pub control: Vec<(i32, i32, Vec<u8>)>,
 }
 
 impl Incoming {

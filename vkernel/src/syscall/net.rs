@@ -616,6 +616,9 @@ fn control_out(
         drop(files);
         out.put_fds(&fds, got.rights.len());
     }
+    for (level, ty, data) in &got.control {
+        out.put(*level, *ty, data);
+    }
     let truncated = out.truncated;
     (out.into_bytes(), truncated)
 }

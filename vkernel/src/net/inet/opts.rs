@@ -16,6 +16,17 @@ pub const SOL_UDP: i32 = 17;
 pub const SOL_IPV6: i32 = 41;
 
 pub const IP_TOS: i32 = 1;
+pub const IP_TTL: i32 = 2;
+pub const IP_PKTINFO: i32 = 8;
+pub const IP_RECVTTL: i32 = 12;
+pub const IP_RECVTOS: i32 = 13;
+pub const IPV6_UNICAST_HOPS: i32 = 16;
+pub const IPV6_RECVPKTINFO: i32 = 49;
+pub const IPV6_PKTINFO: i32 = 50;
+pub const IPV6_RECVHOPLIMIT: i32 = 51;
+pub const IPV6_HOPLIMIT: i32 = 52;
+pub const IPV6_RECVTCLASS: i32 = 66;
+pub const IPV6_TCLASS: i32 = 67;
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
 pub const TCP_CONGESTION: i32 = 13;
@@ -69,33 +80,34 @@ const fn opt(level: i32, name: i32, default: i32, rule: Rule) -> Known {
 /// Every option kept, with Linux's default and checks.
 const KNOWN: &[Known] = &[
     opt(SOL_IP, IP_TOS, 0, Rule::Tos),
-    opt(SOL_IP, 2, 64, Rule::OrDefault(1, 255)), // IP_TTL
-    opt(SOL_IP, 8, 0, Rule::Bool),               // IP_PKTINFO
-    opt(SOL_IP, 10, 1, Rule::Range(0, 5)),       // IP_MTU_DISCOVER
-    opt(SOL_IP, 11, 0, Rule::Bool),              // IP_RECVERR
-    opt(SOL_IP, 12, 0, Rule::Bool),              // IP_RECVTTL
-    opt(SOL_IP, 13, 0, Rule::Bool),              // IP_RECVTOS
+    opt(SOL_IP, IP_TTL, 64, Rule::OrDefault(1, 255)),
+    opt(SOL_IP, IP_PKTINFO, 0, Rule::Bool),
+    opt(SOL_IP, 10, 1, Rule::Range(0, 5)), // IP_MTU_DISCOVER
+    opt(SOL_IP, 11, 0, Rule::Bool),        // IP_RECVERR
+    opt(SOL_IP, IP_RECVTTL, 0, Rule::Bool),
+    opt(SOL_IP, IP_RECVTOS, 0, Rule::Bool),
     opt(SOL_IP, 15, 0, Rule::Bool),              // IP_FREEBIND
     opt(SOL_IP, 24, 0, Rule::Bool),              // IP_BIND_ADDRESS_NO_PORT
     opt(SOL_IP, 33, 1, Rule::OrDefault(0, 255)), // IP_MULTICAST_TTL
     opt(SOL_IP, 34, 1, Rule::Bool),              // IP_MULTICAST_LOOP
     opt(SOL_TCP, TCP_NODELAY, 0, Rule::Bool),
     opt(SOL_TCP, TCP_MAXSEG, MSS_DEFAULT, Rule::Mss),
-    opt(SOL_TCP, 3, 0, Rule::Bool),                 // TCP_CORK
-    opt(SOL_TCP, 4, 7200, Rule::Range(1, 32767)),   // TCP_KEEPIDLE
-    opt(SOL_TCP, 5, 75, Rule::Range(1, 32767)),     // TCP_KEEPINTVL
-    opt(SOL_TCP, 6, 9, Rule::Range(1, 127)),        // TCP_KEEPCNT
-    opt(SOL_TCP, 7, 6, Rule::Range(1, 127)),        // TCP_SYNCNT
-    opt(SOL_TCP, 12, 1, Rule::Bool),                // TCP_QUICKACK
-    opt(SOL_TCP, 18, 0, Rule::Range(0, i32::MAX)),  // TCP_USER_TIMEOUT
-    opt(SOL_UDP, 1, 0, Rule::Bool),                 // UDP_CORK
-    opt(SOL_IPV6, 16, 64, Rule::OrDefault(0, 255)), // IPV6_UNICAST_HOPS
-    opt(SOL_IPV6, 18, 1, Rule::OrDefault(0, 255)),  // IPV6_MULTICAST_HOPS
-    opt(SOL_IPV6, 19, 1, Rule::Bool),               // IPV6_MULTICAST_LOOP
+    opt(SOL_TCP, 3, 0, Rule::Bool),                // TCP_CORK
+    opt(SOL_TCP, 4, 7200, Rule::Range(1, 32767)),  // TCP_KEEPIDLE
+    opt(SOL_TCP, 5, 75, Rule::Range(1, 32767)),    // TCP_KEEPINTVL
+    opt(SOL_TCP, 6, 9, Rule::Range(1, 127)),       // TCP_KEEPCNT
+    opt(SOL_TCP, 7, 6, Rule::Range(1, 127)),       // TCP_SYNCNT
+    opt(SOL_TCP, 12, 1, Rule::Bool),               // TCP_QUICKACK
+    opt(SOL_TCP, 18, 0, Rule::Range(0, i32::MAX)), // TCP_USER_TIMEOUT
+    opt(SOL_UDP, 1, 0, Rule::Bool),                // UDP_CORK
+    opt(SOL_IPV6, IPV6_UNICAST_HOPS, 64, Rule::OrDefault(0, 255)),
+    opt(SOL_IPV6, 18, 1, Rule::OrDefault(0, 255)), // IPV6_MULTICAST_HOPS
+    opt(SOL_IPV6, 19, 1, Rule::Bool),              // IPV6_MULTICAST_LOOP
     opt(SOL_IPV6, IPV6_V6ONLY, 0, Rule::Bool),
-    opt(SOL_IPV6, 49, 0, Rule::Bool), // IPV6_RECVPKTINFO
-    opt(SOL_IPV6, 66, 0, Rule::Bool), // IPV6_RECVTCLASS
-    opt(SOL_IPV6, 67, 0, Rule::OrDefault(0, 255)), // IPV6_TCLASS
+    opt(SOL_IPV6, IPV6_RECVPKTINFO, 0, Rule::Bool),
+    opt(SOL_IPV6, IPV6_RECVHOPLIMIT, 0, Rule::Bool),
+    opt(SOL_IPV6, IPV6_RECVTCLASS, 0, Rule::Bool),
+    opt(SOL_IPV6, IPV6_TCLASS, 0, Rule::OrDefault(0, 255)),
 ];
 
 /// A socket's options at the inet levels: those set, by (level, name).
@@ -222,10 +234,10 @@ mod tests {
         let set = |o: &mut InetOpts, level, name, v| o.set(v4, tcp, level, name, &int(v));
         assert_eq!(set(&mut o, SOL_TCP, TCP_NODELAY, 5), Ok(()));
         assert_eq!(o.int(SOL_TCP, TCP_NODELAY), 1);
-        assert_eq!(set(&mut o, SOL_IP, 2, 0), Err(Errno::EINVAL));
-        assert_eq!(set(&mut o, SOL_IP, 2, 7), Ok(()));
-        assert_eq!(set(&mut o, SOL_IP, 2, -1), Ok(()));
-        assert_eq!(o.int(SOL_IP, 2), 64);
+        assert_eq!(set(&mut o, SOL_IP, IP_TTL, 0), Err(Errno::EINVAL));
+        assert_eq!(set(&mut o, SOL_IP, IP_TTL, 7), Ok(()));
+        assert_eq!(set(&mut o, SOL_IP, IP_TTL, -1), Ok(()));
+        assert_eq!(o.int(SOL_IP, IP_TTL), 64);
         assert_eq!(set(&mut o, SOL_IP, IP_TOS, 0x13), Ok(()));
         assert_eq!(o.get(v4, tcp, SOL_IP, IP_TOS), Ok(int(0x10)));
         assert_eq!(set(&mut o, SOL_TCP, 4, 0), Err(Errno::EINVAL));

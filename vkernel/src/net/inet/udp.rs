@@ -6,13 +6,18 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::errno::Errno;
 
 use super::addr::{is_v4, route, source_for, Endpoint, Family};
-use super::opts::{InetOpts, Proto, IPV6_V6ONLY, SOL_IPV6};
+use super::opts::{
+    InetOpts, Proto, IPV6_HOPLIMIT, IPV6_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO,
+    IPV6_RECVTCLASS, IPV6_TCLASS, IPV6_UNICAST_HOPS, IPV6_V6ONLY, IP_PKTINFO, IP_RECVTOS,
+    IP_RECVTTL, IP_TOS, IP_TTL, SOL_IP, SOL_IPV6,
+};
 use super::{bind_to, Binding, Hold, Ports, RCV_SHUTDOWN, SHUTDOWN_MASK};
 use crate::fs::epoll::{
     EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRBAND, EPOLLWRNORM,
@@ -57,11 +62,15 @@ pub(super) struct State {
     pub released: bool,
 }
 
-/// A queued datagram and where it came from.
+/// A queued datagram, where it came from and what its IP header said: where it went,
+/// its TOS or traffic class, its TTL or hop limit (for IP_PKTINFO and the like).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Datagram {
     pub data: Vec<u8>,
     pub from: Endpoint,
+    pub to: Ipv6Addr,
+    pub tos: u8,
+    pub ttl: u8,
 }
 
 impl std::fmt::Debug for UdpSocket {
@@ -137,9 +146,9 @@ impl UdpSocket {
 
     /// Queues a datagram from `from` here if we hear that sender and have room;
     /// false if we do not hear it.
-    fn deliver(&self, data: &[u8], from: Endpoint) -> bool {
+    fn deliver(&self, data: &[u8], head: &Datagram) -> bool {
         let mut st = self.lock();
-        if st.released || st.peer.is_some_and(|p| p != from) {
+        if st.released || st.peer.is_some_and(|p| p != head.from) {
             return false;
         }
         let used: usize = st.queue.iter().map(|d| d.data.len() + OVERHEAD).sum();
@@ -147,7 +156,7 @@ impl UdpSocket {
         if used < self.common.opts().rcvbuf {
             st.queue.push_back(Datagram {
                 data: data.to_vec(),
-                from,
+                ..head.clone()
             });
             drop(st);
             interfaces().loopback().stats.looped(data.len());
@@ -157,7 +166,7 @@ impl UdpSocket {
     }
 
     fn send_to(&self, data: &[u8], to: Endpoint) -> Result<usize, Errno> {
-        let (from, connected_to_it) = {
+        let (head, connected_to_it) = {
             let mut st = self.lock();
             if let Some(e) = st.err.take() {
                 return Err(e);
@@ -175,16 +184,73 @@ impl UdpSocket {
                 ip: source_for(&st.bound.ip, &to.ip),
                 port: st.bound.port,
             };
-            (from, st.peer == Some(to))
+            (Self::header(&st, from, to.ip), st.peer == Some(to))
         };
         // The table's lock is let go before any socket's is taken.
         let receivers = PORTS.lock().lookup(to.port, &to.ip, |_| true);
-        let heard = receivers.iter().any(|r| r.deliver(data, from));
+        let heard = receivers.iter().any(|r| r.deliver(data, &head));
         if !heard && connected_to_it {
             self.lock().err = Some(Errno::ECONNREFUSED);
             self.input_event();
         }
         Ok(data.len())
+    }
+
+    /// What a datagram from `from` to `to` carries in its IP header: the sender's TOS
+    /// and TTL (IPv4) or traffic class and hop limit (IPv6). No data yet.
+    fn header(st: &State, from: Endpoint, to: Ipv6Addr) -> Datagram {
+        let (tos, ttl) = if is_v4(&to) {
+            (st.opts.int(SOL_IP, IP_TOS), st.opts.int(SOL_IP, IP_TTL))
+        } else {
+            let o = &st.opts;
+            (
+                o.int(SOL_IPV6, IPV6_TCLASS),
+                o.int(SOL_IPV6, IPV6_UNICAST_HOPS),
+            )
+        };
+        Datagram {
+            data: Vec::new(),
+            from,
+            to,
+            tos: tos as u8,
+            ttl: ttl as u8,
+        }
+    }
+
+    /// The control messages a receiver asked for (ip_cmsg_recv for an IPv4 datagram,
+    /// ip6_datagram_recv_ctl for an IPv6 one), in Linux's order.
+    fn ancillary(&self, o: &InetOpts, d: &Datagram) -> Vec<(i32, i32, Vec<u8>)> {
+        let on = |level, name| o.int(level, name) != 0;
+        // Every datagram arrives on lo.
+        let lo = interfaces().loopback().index.to_ne_bytes();
+        let mut out = Vec::new();
+        if let Some(to4) = d.to.to_ipv4_mapped() {
+            if on(SOL_IP, IP_PKTINFO) {
+                let info = [&lo[..], &to4.octets(), &to4.octets()].concat();
+                out.push((SOL_IP, IP_PKTINFO, info));
+            }
+            if on(SOL_IP, IP_RECVTTL) {
+                out.push((SOL_IP, IP_TTL, i32::from(d.ttl).to_ne_bytes().to_vec()));
+            }
+            if on(SOL_IP, IP_RECVTOS) {
+                out.push((SOL_IP, IP_TOS, vec![d.tos]));
+            }
+        }
+        let v6 = self.fam == Family::V6;
+        if v6 && on(SOL_IPV6, IPV6_RECVPKTINFO) {
+            let info = [&d.to.octets()[..], &lo].concat();
+            out.push((SOL_IPV6, IPV6_PKTINFO, info));
+        }
+        if v6 && !is_v4(&d.to) {
+            let int = |v: u8| i32::from(v).to_ne_bytes().to_vec();
+            if on(SOL_IPV6, IPV6_RECVHOPLIMIT) {
+                out.push((SOL_IPV6, IPV6_HOPLIMIT, int(d.ttl)));
+            }
+            if on(SOL_IPV6, IPV6_RECVTCLASS) {
+                out.push((SOL_IPV6, IPV6_TCLASS, int(d.tos)));
+            }
+        }
+        out
     }
 
     /// connect(AF_UNSPEC) (Linux's __udp_disconnect): no peer, and what the kernel
@@ -307,16 +373,17 @@ impl Socket for UdpSocket {
                 _ => st.queue.front().cloned(),
             };
             match d {
-                Some(d) => Some(Ok(Some(d))),
+                Some(d) => Some(Ok(Some((self.ancillary(&st.opts, &d), d)))),
                 None => (eof_now && st.shutdown & RCV_SHUTDOWN != 0).then_some(Ok(None)),
             }
         })??;
-        let Some(d) = got else {
+        let Some((control, d)) = got else {
             return Ok(Incoming::default());
         };
         let inc = Incoming {
             from: Some(self.fam.sockaddr(d.from)),
             data: d.data,
+            control,
             ..Default::default()
         };
         Ok(inc.datagram(len, flags))
