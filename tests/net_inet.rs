@@ -54,6 +54,8 @@ modes! {
     /// Blocked recv, write, accept and connect: signals, SA_RESTART, SO_RCVTIMEO,
     /// woken by another process.
     waits => "wait",
+    /// 16 clients at once, each echoed by a server process of its own.
+    many_clients => "many",
 }
 
 /// The guest has only lo: anywhere else is unreachable (natively this would send
