@@ -72,7 +72,7 @@ impl TcpSocket {
             return Joined::Refused;
         }
         let (mut lg, mut cg) = lock_two(listener, self);
-        if lg.released {
+        if lg.released || cg.released {
             return Joined::Refused;
         }
         let from = Endpoint {
