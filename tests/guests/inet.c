@@ -1633,6 +1633,9 @@ static void pending(void) {
     fflush(stdout);
     vk_msleep(1000);
     printf("listener: %s, %s, SO_REUSEADDR %d\n", readiness(l), local(l), int_opt(l, SOL_SOCKET, SO_REUSEADDR));
+    /* The ports are still taken: by the listener, and by the connections' own. */
+    try_bind("the listener's port", SOCK_STREAM, "127.0.0.1", port_p, 0);
+
     for (int i = 0; i < 2; i++) {
         struct sockaddr_in from;
         socklen_t flen = sizeof from;
@@ -1650,6 +1653,10 @@ static void pending(void) {
     char buf[32] = {0};
     CHECK(read(s3, buf, sizeof buf) == 1, "read from the third");
     printf("third connection carries '%s'\n", buf);
+    int fresh = client("127.0.0.1", port_p);
+    CHECK(fresh >= 0, "a new connection");
+    printf("a new connection's port is its own: %d\n",
+           port_of(fresh) != port_of(c1) && port_of(fresh) != port_of(c2) && port_of(fresh) != port_of(c3));
     close(s3);
     close(c3);
     memset(buf, 0, sizeof buf);
@@ -1665,6 +1672,7 @@ static void pending(void) {
     close(c2);
     close(c6);
     close(s6);
+    close(fresh);
     close(l);
 }
 
