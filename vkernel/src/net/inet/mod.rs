@@ -86,6 +86,14 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// The address and port, as getsockname says them.
+    pub fn endpoint(&self) -> addr::Endpoint {
+        addr::Endpoint {
+            ip: self.ip,
+            port: self.port,
+        }
+    }
+
     pub fn unbound(fam: Family) -> Binding {
         Binding {
             ip: fam.any(),

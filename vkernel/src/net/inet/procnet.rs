@@ -133,10 +133,7 @@ fn tcp_table(fam: Family) -> String {
             continue;
         };
         let tx = tx + TcpSocket::unsent_to(peer);
-        let local = Endpoint {
-            ip: local.ip,
-            port: local.port,
-        };
+        let local = local.endpoint();
         let line = format!(
             "{n:4}: {} {} {state:02X} {tx:08X}:{rx:08X} 00:00000000 00000000 {:5} {:8} {} 1 {:016X} 20 4 0 10 -1",
             endpoint(fam, Some(local)),

@@ -412,10 +412,7 @@ impl Socket for TcpSocket {
 
     fn name(&self) -> Vec<u8> {
         let b = self.lock().bound;
-        self.fam.sockaddr(Endpoint {
-            ip: b.ip,
-            port: b.port,
-        })
+        self.fam.sockaddr(b.endpoint())
     }
 
     fn peer_name(&self) -> Result<Vec<u8>, Errno> {

@@ -73,6 +73,11 @@ pub struct Datagram {
     pub ttl: u8,
 }
 
+/// The receive buffer in use: the queued datagrams with their overhead.
+fn rmem(st: &State) -> usize {
+    st.queue.iter().map(|d| d.data.len() + OVERHEAD).sum()
+}
+
 impl std::fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "UdpSocket({:?})", self.fam)
@@ -151,9 +156,8 @@ impl UdpSocket {
         if st.released || st.peer.is_some_and(|p| p != head.from) {
             return false;
         }
-        let used: usize = st.queue.iter().map(|d| d.data.len() + OVERHEAD).sum();
         // Linux drops what comes once the buffer is full (it was heard all the same).
-        if used < self.common.opts().rcvbuf {
+        if rmem(&st) < self.common.opts().rcvbuf {
             st.queue.push_back(Datagram {
                 data: data.to_vec(),
                 ..head.clone()
@@ -264,12 +268,7 @@ impl UdpSocket {
     /// Its binding, peer and receive buffer in use, for /proc/net/udp.
     pub(super) fn table_view(&self) -> (Endpoint, Option<Endpoint>, usize) {
         let st = self.lock();
-        let local = Endpoint {
-            ip: st.bound.ip,
-            port: st.bound.port,
-        };
-        let used = st.queue.iter().map(|d| d.data.len() + OVERHEAD).sum();
-        (local, st.peer, used)
+        (st.bound.endpoint(), st.peer, rmem(&st))
     }
 
     fn poll_mask(&self) -> u32 {
@@ -408,10 +407,7 @@ impl Socket for UdpSocket {
 
     fn name(&self) -> Vec<u8> {
         let b = self.lock().bound;
-        self.fam.sockaddr(Endpoint {
-            ip: b.ip,
-            port: b.port,
-        })
+        self.fam.sockaddr(b.endpoint())
     }
 
     fn peer_name(&self) -> Result<Vec<u8>, Errno> {

@@ -75,10 +75,7 @@ impl TcpSocket {
         if lg.released || cg.released {
             return Joined::Refused;
         }
-        let from = Endpoint {
-            ip: cg.bound.ip,
-            port: cg.bound.port,
-        };
+        let from = cg.bound.endpoint();
         let l: &mut State = &mut lg;
         let Conn::Listening {
             backlog,
