@@ -89,6 +89,13 @@ twins!(tcp_mid_transfer_thawed, cc => {
     ]);
 });
 
+twins!(one_big_write_thawed, cc => {
+    chain(&GUESTS, "inet", cc, "xfer1", &[
+        Stage { input: Input::NONE, stop: Some(Stop::Line("transfer started")) },
+        Stage { input: Input::NONE, stop: None },
+    ]);
+});
+
 twins!(backlog_and_half_closed_thawed, cc => {
     chain(&GUESTS, "inet", cc, "pending", &[
         Stage { input: Input::NONE, stop: Some(Stop::Line(

@@ -57,6 +57,8 @@
  * Modes for checkpoint tests (they sleep where the test checkpoints):
  *   xfer       a child streams 6 MiB over 127.0.0.1 in 1 MiB writes; the parent reads
  *              it in 64 KiB MSG_WAITALL reads with short sleeps and checks the checksum
+ *   xfer1      the same in one 6 MiB write (the kernel copies it in pieces: a
+ *              checkpoint ends it short, and the child writes the rest)
  *   pending    listen(1) holds an unaccepted connection that already sent data and a
  *              second one, and a third waits for room; a half-closed IPv6
  *              connection holds data both ways
@@ -1574,8 +1576,10 @@ static void many(void) {
 
 /* ---- checkpoint modes ------------------------------------------------------------- */
 
-static void xfer(void) {
-    const size_t n = 6u << 20, chunk = 1u << 20, piece = 65536;
+/* A child streams 6 MiB to the parent in writes of `chunk` bytes; the parent reads
+ * slowly and checks the checksum. */
+static void stream(size_t chunk) {
+    const size_t n = 6u << 20, piece = 65536;
     int l = listener_on("127.0.0.1", 1, &port_p);
     unsigned char *data = malloc(n);
     CHECK(data != NULL, "malloc");
@@ -1615,6 +1619,10 @@ static void xfer(void) {
     close(s);
     close(l);
 }
+
+static void xfer(void) { stream(1u << 20); }
+
+static void xfer1(void) { stream(6u << 20); }
 
 static void pending(void) {
     int l = listener_on("127.0.0.1", 1, &port_p);
@@ -1750,7 +1758,7 @@ static const struct vk_mode modes[] = {
     {"bind", bind_},      {"udp", udp},             {"ipv6", ipv6},   {"epoll", epoll_},
     {"options", options}, {"errors", errors},       {"xfer", xfer},   {"pending", pending},
     {"dgrams", dgrams},   {"-offlink", offlink},    {"wait", wait_},  {"blocked", blocked},
-    {"cmsg", cmsg},       {"many", many},
+    {"cmsg", cmsg},       {"many", many},           {"xfer1", xfer1},
     {NULL, NULL},
 };
 

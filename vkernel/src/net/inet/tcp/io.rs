@@ -47,8 +47,13 @@ impl TcpSocket {
     }
 
     /// The error of a send that may not go on (sk_stream_error): the pending error,
-    /// else EPIPE; EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+    /// else EPIPE; EPIPE raises SIGPIPE unless MSG_NOSIGNAL. A call that already
+    /// moved data (an earlier piece of it) ends with what went instead, and leaves
+    /// the error and the signal to the next call, as tcp_sendmsg does.
     fn send_error(st: &mut State, flags: u32, w: &Wait) -> Errno {
+        if w.has_moved() {
+            return Errno::EPIPE;
+        }
         let e = st.err.take().unwrap_or(Errno::EPIPE);
         if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
             w.sigpipe();
@@ -78,11 +83,8 @@ impl TcpSocket {
     }
 
     /// Waits until the peer's queue has room (or the connection broke).
-    fn wait_room(&self, peer: &TcpSocket, w: &Wait, moved: bool) -> Result<Room, Errno> {
+    fn wait_room(&self, peer: &TcpSocket, w: &Wait) -> Result<Room, Errno> {
         let window = self.window(peer);
-        if moved {
-            w.moved();
-        }
         w.until(&[&self.wq], || {
             {
                 let st = self.lock();
@@ -114,13 +116,12 @@ impl TcpSocket {
         };
         let mut sent = 0;
         while sent < data.len() {
-            let n = match self.wait_room(&peer, w, sent > 0) {
+            let n = match self.wait_room(&peer, w) {
                 Ok(Room::Bytes(n)) => n.min(data.len() - sent),
                 Ok(Room::Gone) => {
                     self.reset_by_peer();
                     return Ok(data.len());
                 }
-                // Once some went, an error ends the call with what went (no SIGPIPE).
                 Ok(Room::Broken) | Err(_) if sent > 0 => return Ok(sent),
                 Ok(Room::Broken) => return Err(Self::send_error(&mut self.lock(), flags, w)),
                 Err(e) => return Err(e),
@@ -131,6 +132,8 @@ impl TcpSocket {
             }
             pst.rx.extend(&data[sent..sent + n]);
             drop(pst);
+            // From here a checkpoint may not re-issue the call (the bytes are gone).
+            w.moved();
             interfaces().loopback().stats.looped(n);
             peer.input_event();
             sent += n;
