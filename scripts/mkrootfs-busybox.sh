@@ -10,7 +10,7 @@
 #
 # The tree: /bin/busybox (the static busybox of the busybox-static package, or
 # $BUSYBOX), a symlink to /bin/busybox for every applet of `busybox --list-full`,
-# /etc/{passwd,group,hostname,profile}, /tmp (1777), /root, /home/user, empty /dev and
+# /etc/{passwd,group,hostname,profile,resolv.conf,hosts}, /tmp (1777), /root, /home/user, empty /dev and
 # /proc (the kernel mounts its own), and /sbin/init: a shell script that prints a
 # banner and execs /bin/sh (it needs no fork, unlike busybox's init applet).
 # Each SRC:DEST copies the host file or directory SRC to DEST (absolute) in the image;
@@ -118,6 +118,9 @@ root:x:0:
 user:x:1000:
 EOF
 echo vkernel >"$R/etc/hostname"
+# vke0's DNS server (the host's resolver behind it), and the names every system has.
+echo "nameserver 10.0.2.3" >"$R/etc/resolv.conf"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
 cat >"$R/etc/profile" <<'EOF'
 export PS1='\u@\h:\w\$ '
 EOF

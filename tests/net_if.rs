@@ -25,8 +25,8 @@ modes! {
     netlink_dumps => "netlink",
 }
 
-twins!(only_lo_exists_in_the_guest, cc => {
-    let vk = GUESTS.check("netif", cc, "netlink");
+twins!(only_lo_exists_without_a_network, cc => {
+    let vk = GUESTS.check_with(&["--net", "none"], "netif", cc, "netlink");
     assert!(!vk.stdout.contains("value link"), "one link:\n{}", vk.stdout);
     assert!(vk.stdout.contains("value address ::1/128 on interface 1"), "{}", vk.stdout);
 });
@@ -36,9 +36,17 @@ twins!(a_netlink_answer_survives_a_thaw, cc => {
 });
 
 fn busybox(script: &str) -> Outcome {
-    let vk = Vk::boot(&GUESTS.image(), &[], &["/bin/busybox", "sh", "-c", script])
-        .timeout(GUEST_TIMEOUT)
-        .run();
+    busybox_with(&["--net", "none"], script)
+}
+
+fn busybox_with(options: &[&str], script: &str) -> Outcome {
+    let vk = Vk::boot(
+        &GUESTS.image(),
+        options,
+        &["/bin/busybox", "sh", "-c", script],
+    )
+    .timeout(GUEST_TIMEOUT)
+    .run();
     vk.assert_status(0);
     vk
 }

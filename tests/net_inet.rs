@@ -58,11 +58,11 @@ modes! {
     many_clients => "many",
 }
 
-/// The guest has only lo: anywhere else is unreachable (natively this would send
-/// packets out, so it runs under vkernel only).
+/// A guest booted with `--net none` has only lo: anywhere else is unreachable
+/// (natively this would send packets out, so it runs under vkernel only).
 #[test]
 fn no_route_off_lo() {
-    let vk = GUESTS.run("inet", Cc::Glibc, &["-offlink"]);
+    let vk = GUESTS.run_with(&["--net", "none"], "inet", Cc::Glibc, &["-offlink"]);
     vk.assert_status(0);
     for key in ["tcp_far", "tcp6_far", "udp_far", "udp_connect_far"] {
         assert_eq!(value(&vk, key), "ENETUNREACH", "{key}");

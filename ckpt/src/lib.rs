@@ -34,7 +34,7 @@ pub use writer::ImageWriter;
 /// The image layout version this crate writes and the only one it reads. Bump it whenever
 /// the meaning of any note or segment changes, so an old vkernel refuses a new image with a
 /// clear message instead of misreading it.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Owner name of the standard notes that gdb and readelf understand.
 pub const OWNER_CORE: &str = "CORE";

@@ -64,6 +64,8 @@ enum Cmd {
         /// vkernel starts in.
         #[arg(long, default_value = "ckpt.elf")]
         ckpt_file: PathBuf,
+        #[command(flatten)]
+        net: NetArgs,
         /// The root filesystem image (tar, cpio newc or ext2/3/4).
         rootfs: PathBuf,
         /// Program and arguments for pid 1.
@@ -102,6 +104,40 @@ enum Cmd {
         signal: String,
         pid: i32,
     },
+}
+
+/// How the guest reaches the host's network (docs/ARCHITECTURE.md, "vke0").
+#[derive(clap::Args)]
+struct NetArgs {
+    /// `user`: a NIC vke0 (10.0.2.15, gateway 10.0.2.2 = the host, DNS 10.0.2.3)
+    /// whose connections the host makes (NAT); `none`: loopback only.
+    #[arg(long, default_value = "user", value_parser = ["user", "none"])]
+    net: String,
+    /// Forward a host port to a guest TCP port: [HOSTIP:]HOSTPORT:GUESTPORT (host
+    /// address 127.0.0.1 unless given). Repeatable.
+    #[arg(long, value_name = "[HOSTIP:]HOSTPORT:GUESTPORT")]
+    publish: Vec<net::nat::publish::Publish>,
+    /// The DNS server guest queries to 10.0.2.3 go to, ADDR:PORT (default: the
+    /// host's /etc/resolv.conf).
+    #[arg(long)]
+    dns: Option<std::net::SocketAddr>,
+    /// How many host sockets the guest may hold at once (default: half the host's
+    /// fd limit, at most 4096); beyond it the guest gets ENFILE.
+    #[arg(long)]
+    max_host_sockets: Option<usize>,
+}
+
+impl NetArgs {
+    fn config(self) -> net::nat::Config {
+        net::nat::Config {
+            enabled: self.net == "user",
+            dns: self.dns,
+            publish: self.publish,
+            max_host_sockets: self
+                .max_host_sockets
+                .unwrap_or_else(net::nat::default_budget),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -251,6 +287,7 @@ fn main() -> ExitCode {
             strace,
             verbose,
             ckpt_file,
+            net,
             rootfs,
             prog,
         } => {
@@ -260,7 +297,7 @@ fn main() -> ExitCode {
                 rootfs_path: std::path::absolute(&rootfs).unwrap_or(rootfs.clone()),
                 rootfs_identity: Vec::new(),
             };
-            let result = boot(memory, &rootfs, &ckpt_file, init, prog, opts);
+            let result = boot(memory, &rootfs, &ckpt_file, init, prog, opts, net.config());
             exit_code(result)
         }
         Cmd::Thaw {
@@ -300,6 +337,8 @@ fn thaw(
         Arc::new(vproc::Physmem::new(saved.kernel.physmem_bytes).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
+    // The checkpoint's published ports are bound again (an error if one is taken).
+    net::nat::configure(saved.kernel.network.clone()).with_context(what)?;
     let slot = KernelSlot::default();
     let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
     start_signal_thread(slot.clone(), target).context("starting the signal thread")?;
@@ -408,10 +447,12 @@ fn boot(
     init: Option<String>,
     prog: Vec<String>,
     mut opts: Options,
+    net: net::nat::Config,
 ) -> anyhow::Result<u8> {
     let physmem = Arc::new(vproc::Physmem::new(memory).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
+    net::nat::configure(net)?;
     let slot = KernelSlot::default();
     let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
     start_signal_thread(slot.clone(), target).context("starting the signal thread")?;

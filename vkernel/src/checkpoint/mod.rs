@@ -44,6 +44,8 @@ pub struct KernelNote {
     pub booted_at: Duration,
     /// The network interfaces' traffic counters.
     pub net: crate::net::iface::SavedStats,
+    /// vke0's setup and the published ports, bound again by a thaw.
+    pub network: crate::net::nat::Config,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +323,7 @@ fn kernel_state(kernel: &Kernel) -> (KernelNote, Vec<VmspaceNote>) {
         clocks: crate::clock::save(),
         booted_at: kernel.booted_at,
         net: crate::net::iface::save(),
+        network: crate::net::nat::config().clone(),
     };
     let vms = vmspaces
         .into_iter()

@@ -1,6 +1,7 @@
 //! The guest's network interfaces, as data: what rtnetlink dumps, the SIOCGIF*
-//! ioctls and /proc/net/dev report. Today there is the loopback interface `lo` alone
-//! (127.0.0.1/8 and ::1/128); loopback traffic never leaves the kernel.
+//! ioctls and /proc/net/dev report. The loopback interface `lo` (127.0.0.1/8 and
+//! ::1/128), whose traffic never leaves the kernel, and unless the system booted
+//! with `--net none`, `vke0` (10.0.2.15/24), the way out to the host (`net::nat`).
 //!
 //! One table for the host process, like the clocks (`crate::clock`): one host
 //! process runs one kernel, and sockets are made far from any `Kernel`. Its traffic
@@ -31,17 +32,24 @@ pub fn restore(saved: &SavedStats) {
     }
 }
 
-/// IFF_UP, IFF_LOOPBACK, IFF_RUNNING, IFF_LOWER_UP.
+/// IFF_UP, IFF_BROADCAST, IFF_LOOPBACK, IFF_RUNNING, IFF_MULTICAST, IFF_LOWER_UP.
 pub const IFF_UP: u32 = 0x1;
+pub const IFF_BROADCAST: u32 = 0x2;
 pub const IFF_LOOPBACK: u32 = 0x8;
 pub const IFF_RUNNING: u32 = 0x40;
+pub const IFF_MULTICAST: u32 = 0x1000;
 pub const IFF_LOWER_UP: u32 = 0x1_0000;
 
-/// ARPHRD_LOOPBACK: the link type of `lo`.
+/// ARPHRD_ETHER and ARPHRD_LOOPBACK: the link types of vke0 and `lo`.
+pub const ARPHRD_ETHER: u16 = 1;
 pub const ARPHRD_LOOPBACK: u16 = 772;
 
-/// RT_SCOPE_HOST: an address only this machine reaches.
+/// Every interface's transmit queue length (Linux's default, lo's too).
+pub const TXQLEN: u32 = 1000;
+
+/// RT_SCOPE_HOST: an address only this machine reaches; RT_SCOPE_UNIVERSE: any.
 pub const RT_SCOPE_HOST: u8 = 254;
+pub const RT_SCOPE_UNIVERSE: u8 = 0;
 
 /// Traffic counters, as /proc/net/dev and IFLA_STATS show them. Whoever carries a
 /// packet counts it: an AF_INET datagram or stream write over `lo` is one packet out
@@ -66,6 +74,18 @@ impl Stats {
         ] {
             count.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// A transfer out through this interface.
+    pub fn sent(&self, bytes: usize) {
+        self.tx_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.tx_packets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A transfer in through this interface.
+    pub fn received(&self, bytes: usize) {
+        self.rx_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.rx_packets.fetch_add(1, Ordering::Relaxed);
     }
 
     fn counters(&self) -> [&AtomicU64; 4] {
@@ -100,7 +120,7 @@ pub struct Interface {
     pub hwaddr: [u8; 6],
     /// Its IPv4 address and prefix length.
     pub v4: (Ipv4Addr, u8),
-    pub v6: (Ipv6Addr, u8),
+    pub v6: Option<(Ipv6Addr, u8)>,
     /// The scope of its addresses (rtnetlink's ifa_scope).
     pub scope: u8,
     pub stats: Stats,
@@ -129,21 +149,48 @@ pub struct Interfaces {
 }
 
 impl Default for Interfaces {
+    /// lo, and vke0 if the network reaches the host.
     fn default() -> Interfaces {
-        Interfaces {
-            all: vec![Interface {
-                name: "lo",
-                index: 1,
-                flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP,
-                mtu: 65536,
-                link_type: ARPHRD_LOOPBACK,
-                hwaddr: [0; 6],
-                v4: (Ipv4Addr::LOCALHOST, 8),
-                v6: (Ipv6Addr::LOCALHOST, 128),
-                scope: RT_SCOPE_HOST,
-                stats: Stats::default(),
-            }],
+        let lo = Interface {
+            name: "lo",
+            index: 1,
+            flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP,
+            mtu: 65536,
+            link_type: ARPHRD_LOOPBACK,
+            hwaddr: [0; 6],
+            v4: (Ipv4Addr::LOCALHOST, 8),
+            v6: Some((Ipv6Addr::LOCALHOST, 128)),
+            scope: RT_SCOPE_HOST,
+            stats: Stats::default(),
+        };
+        let mut all = vec![lo];
+        if crate::net::nat::enabled() {
+            all.push(vke0());
         }
+        Interfaces { all }
+    }
+}
+
+/// vke0: an Ethernet card (QEMU's locally administered MAC prefix) with no IPv6.
+fn vke0() -> Interface {
+    Interface {
+        name: "vke0",
+        index: 2,
+        flags: IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP,
+        mtu: 1500,
+        link_type: ARPHRD_ETHER,
+        hwaddr: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        v4: (crate::net::nat::GUEST, crate::net::nat::PREFIX),
+        v6: None,
+        scope: RT_SCOPE_UNIVERSE,
+        stats: Stats::default(),
+    }
+}
+
+/// Counts traffic through vke0 (if it exists).
+pub fn vke0_traffic(count: impl FnOnce(&Stats)) {
+    if let Some(i) = INTERFACES.by_name(b"vke0") {
+        count(&i.stats);
     }
 }
 
@@ -156,7 +203,7 @@ impl Interfaces {
         self.all.iter().find(|i| i.index == index)
     }
 
-    /// `lo`, which carries all of today's AF_INET traffic.
+    /// `lo`, which carries the AF_INET traffic between the guest's own addresses.
     pub fn loopback(&self) -> &Interface {
         &self.all[0]
     }

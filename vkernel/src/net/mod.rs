@@ -5,12 +5,14 @@
 //! only through that trait (socket.rs). An address family plugs in with a type that
 //! implements it, an arm in [`create`] (and [`pair`] if it has socketpair), and a
 //! variant of [`SavedSocket`] with arms in [`bare`] and [`restore`]. AF_UNIX is unix.rs;
-//! AF_INET and AF_INET6 (TCP and UDP on the guest's loopback) are inet/.
+//! AF_INET and AF_INET6 (TCP and UDP on the guest's loopback) are inet/; their way
+//! out to the host's network, vke0, is nat/.
 
 pub mod addr;
 pub mod cmsg;
 pub mod iface;
 pub mod inet;
+pub mod nat;
 pub mod netlink;
 pub mod rtnetlink;
 pub mod socket;

@@ -7,7 +7,9 @@
 
 use std::net::IpAddr;
 
-use super::iface::{Interface, Interfaces, RT_SCOPE_HOST};
+use super::iface::{
+    Interface, Interfaces, IFF_BROADCAST, IFF_LOOPBACK, RT_SCOPE_HOST, RT_SCOPE_UNIVERSE, TXQLEN,
+};
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -185,15 +187,21 @@ fn link(i: &Interface, h: &Header, port: u32, multi: bool) -> Msg {
     let mut stats = [0u32; 24];
     stats[..4].copy_from_slice(&[rp, tp, rb, tb].map(|v| v as u32));
     let stats: Vec<u8> = stats.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    // Loopback's operational state is IF_OPER_UNKNOWN and its broadcast address its
+    // own; an Ethernet card's is IF_OPER_UP, broadcasting to all ones.
+    let (operstate, brd) = if i.flags & IFF_LOOPBACK != 0 {
+        (0, i.hwaddr)
+    } else {
+        (6, [0xff; 6])
+    };
     Msg::new(RTM_NEWLINK, flags, h.seq, port, &body)
         .attr(IFLA_IFNAME, &cstr(i.name))
-        .attr(IFLA_TXQLEN, &1000u32.to_ne_bytes())
-        // IF_OPER_UNKNOWN, what loopback reports.
-        .attr(IFLA_OPERSTATE, &[0])
+        .attr(IFLA_TXQLEN, &TXQLEN.to_ne_bytes())
+        .attr(IFLA_OPERSTATE, &[operstate])
         .attr(IFLA_MTU, &i.mtu.to_ne_bytes())
         .attr(IFLA_QDISC, &cstr("noqueue"))
         .attr(IFLA_ADDRESS, &i.hwaddr)
-        .attr(IFLA_BROADCAST, &i.hwaddr)
+        .attr(IFLA_BROADCAST, &brd)
         .attr(IFLA_STATS, &stats)
 }
 
@@ -201,7 +209,9 @@ fn link(i: &Interface, h: &Header, port: u32, multi: bool) -> Msg {
 fn addresses(ifs: &Interfaces, family: u8, h: &Header, port: u32) -> Vec<Msg> {
     let mut out = Vec::new();
     for i in ifs.all() {
-        for (addr, prefix) in [(IpAddr::V4(i.v4.0), i.v4.1), (IpAddr::V6(i.v6.0), i.v6.1)] {
+        let v4 = Some((IpAddr::V4(i.v4.0), i.v4.1));
+        let v6 = i.v6.map(|(a, p)| (IpAddr::V6(a), p));
+        for (addr, prefix) in [v4, v6].into_iter().flatten() {
             let fam = if addr.is_ipv4() { AF_INET } else { AF_INET6 };
             if family == AF_UNSPEC || family == fam {
                 out.push(address(i, addr, prefix, h, port));
@@ -222,6 +232,7 @@ fn address(i: &Interface, addr: IpAddr, prefix: u8, h: &Header, port: u32) -> Ms
     const IFA_ADDRESS: u16 = 1;
     const IFA_LOCAL: u16 = 2;
     const IFA_LABEL: u16 = 3;
+    const IFA_BROADCAST: u16 = 4;
     const IFA_CACHEINFO: u16 = 6;
     const IFA_FLAGS: u16 = 8;
     const IFA_F_PERMANENT: u32 = 0x80;
@@ -236,8 +247,13 @@ fn address(i: &Interface, addr: IpAddr, prefix: u8, h: &Header, port: u32) -> Ms
     let m =
         Msg::new(RTM_NEWADDR, NLM_F_MULTI, h.seq, port, &body).attr(IFA_ADDRESS, &ip_bytes(addr));
     let m = if addr.is_ipv4() {
-        m.attr(IFA_LOCAL, &ip_bytes(addr))
-            .attr(IFA_LABEL, &cstr(i.name))
+        let m = m.attr(IFA_LOCAL, &ip_bytes(addr));
+        let m = if i.flags & IFF_BROADCAST != 0 {
+            m.attr(IFA_BROADCAST, &i.broadcast().octets())
+        } else {
+            m
+        };
+        m.attr(IFA_LABEL, &cstr(i.name))
     } else {
         m
     };
@@ -245,64 +261,114 @@ fn address(i: &Interface, addr: IpAddr, prefix: u8, h: &Header, port: u32) -> Ms
         .attr(IFA_CACHEINFO, &cache)
 }
 
-/// The routes Linux has for these interfaces: each IPv4 network in the local table
-/// (scope host for loopback), each IPv6 address's prefix in the main table.
+/// A route as RTM_NEWROUTE says it.
+struct Route {
+    dst: IpAddr,
+    prefix: u8,
+    table: u8,
+    scope: u8,
+    ty: u8,
+    /// The source address it gives (RTA_PREFSRC); IPv6 routes have a priority instead.
+    src: Option<IpAddr>,
+    gateway: Option<IpAddr>,
+}
+
+const RT_TABLE_MAIN: u8 = 254;
+const RT_TABLE_LOCAL: u8 = 255;
+const RT_SCOPE_LINK: u8 = 253;
+const RTN_UNICAST: u8 = 1;
+const RTN_LOCAL: u8 = 2;
+
+/// The routes Linux has for these interfaces: lo's IPv4 network in the local table
+/// (scope host), each IPv6 address's prefix in the main table; for an Ethernet
+/// interface its own address in the local table, its network (scope link) and the
+/// default route through the gateway in the main table.
 fn routes(ifs: &Interfaces, family: u8, h: &Header, port: u32) -> Vec<Msg> {
     let mut out = Vec::new();
     for i in ifs.all() {
+        let mut rs = Vec::new();
         if family != AF_INET6 {
-            out.push(route(i, IpAddr::V4(i.v4.0), i.v4.1, h, port));
+            rs.extend(v4_routes(i));
         }
-        if family != AF_INET {
-            out.push(route(i, IpAddr::V6(i.v6.0), i.v6.1, h, port));
+        if let (true, Some((a, prefix))) = (family != AF_INET, i.v6) {
+            rs.push(Route {
+                dst: IpAddr::V6(a),
+                prefix,
+                table: RT_TABLE_MAIN,
+                scope: RT_SCOPE_UNIVERSE,
+                ty: RTN_UNICAST,
+                src: None,
+                gateway: None,
+            });
         }
+        out.extend(rs.iter().map(|r| route(i, r, h, port)));
     }
     out
 }
 
-fn route(i: &Interface, addr: IpAddr, prefix: u8, h: &Header, port: u32) -> Msg {
+fn v4_routes(i: &Interface) -> Vec<Route> {
+    let own = IpAddr::V4(i.v4.0);
+    let net = IpAddr::V4((u32::from(i.v4.0) & u32::from(i.netmask())).into());
+    let local = |dst, prefix| Route {
+        dst,
+        prefix,
+        table: RT_TABLE_LOCAL,
+        scope: RT_SCOPE_HOST,
+        ty: RTN_LOCAL,
+        src: Some(own),
+        gateway: None,
+    };
+    if i.flags & IFF_LOOPBACK != 0 {
+        return vec![local(net, i.v4.1)];
+    }
+    let main = |dst, prefix, scope, gateway: Option<IpAddr>| Route {
+        dst,
+        prefix,
+        table: RT_TABLE_MAIN,
+        scope,
+        ty: RTN_UNICAST,
+        src: gateway.is_none().then_some(own),
+        gateway,
+    };
+    let gw = IpAddr::V4(crate::net::nat::GATEWAY);
+    vec![
+        main(IpAddr::V4(0.into()), 0, RT_SCOPE_UNIVERSE, Some(gw)),
+        main(net, i.v4.1, RT_SCOPE_LINK, None),
+        local(own, 32),
+    ]
+}
+
+fn route(i: &Interface, r: &Route, h: &Header, port: u32) -> Msg {
     const RTA_DST: u16 = 1;
     const RTA_OIF: u16 = 4;
+    const RTA_GATEWAY: u16 = 5;
     const RTA_PRIORITY: u16 = 6;
     const RTA_PREFSRC: u16 = 7;
     const RTA_TABLE: u16 = 15;
-    const RT_TABLE_MAIN: u8 = 254;
-    const RT_TABLE_LOCAL: u8 = 255;
     const RTPROT_KERNEL: u8 = 2;
-    const RTN_UNICAST: u8 = 1;
-    const RTN_LOCAL: u8 = 2;
-    let v4 = addr.is_ipv4();
-    let (fam, table, scope, ty) = if v4 {
-        (AF_INET, RT_TABLE_LOCAL, RT_SCOPE_HOST, RTN_LOCAL)
+    const RTPROT_BOOT: u8 = 3;
+    let fam = if r.dst.is_ipv4() { AF_INET } else { AF_INET6 };
+    let proto = if r.gateway.is_some() {
+        RTPROT_BOOT
     } else {
-        (AF_INET6, RT_TABLE_MAIN, 0, RTN_UNICAST)
-    };
-    let dst = match addr {
-        IpAddr::V4(a) => IpAddr::V4((u32::from(a) & u32::from(i.netmask())).into()),
-        v6 => v6,
+        RTPROT_KERNEL
     };
     let body = [
-        fam,
-        prefix,
-        0,
-        0,
-        table,
-        RTPROT_KERNEL,
-        scope,
-        ty,
-        0,
-        0,
-        0,
-        0,
+        fam, r.prefix, 0, 0, r.table, proto, r.scope, r.ty, 0, 0, 0, 0,
     ];
-    let m = Msg::new(RTM_NEWROUTE, NLM_F_MULTI, h.seq, port, &body)
-        .attr(RTA_TABLE, &u32::from(table).to_ne_bytes())
-        .attr(RTA_DST, &ip_bytes(dst))
-        .attr(RTA_OIF, &i.index.to_ne_bytes());
-    if v4 {
-        m.attr(RTA_PREFSRC, &ip_bytes(addr))
-    } else {
-        m.attr(RTA_PRIORITY, &256u32.to_ne_bytes())
+    let mut m = Msg::new(RTM_NEWROUTE, NLM_F_MULTI, h.seq, port, &body)
+        .attr(RTA_TABLE, &u32::from(r.table).to_ne_bytes());
+    if r.prefix > 0 {
+        m = m.attr(RTA_DST, &ip_bytes(r.dst));
+    }
+    if let Some(g) = r.gateway {
+        m = m.attr(RTA_GATEWAY, &ip_bytes(g));
+    }
+    m = m.attr(RTA_OIF, &i.index.to_ne_bytes());
+    match r.src {
+        Some(s) => m.attr(RTA_PREFSRC, &ip_bytes(s)),
+        None if fam == AF_INET6 => m.attr(RTA_PRIORITY, &256u32.to_ne_bytes()),
+        None => m,
     }
 }
 

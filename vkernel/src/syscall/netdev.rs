@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use super::SysResult;
 use crate::mm::{GuestPtr, UserMem};
-use crate::net::iface::{interfaces, Interface};
+use crate::net::iface::{interfaces, Interface, TXQLEN};
 use crate::task::Task;
 
 const SIOCGIFNAME: u64 = 0x8910;
@@ -21,6 +21,7 @@ const SIOCGIFNETMASK: u64 = 0x891b;
 const SIOCGIFMTU: u64 = 0x8921;
 const SIOCGIFHWADDR: u64 = 0x8927;
 const SIOCGIFINDEX: u64 = 0x8933;
+const SIOCGIFTXQLEN: u64 = 0x8942;
 /// The SIOCSIF* requests Linux has between these (flags, addresses, mtu, names...).
 const SETTERS: std::ops::RangeInclusive<u64> = 0x8914..=0x8938;
 
@@ -37,7 +38,7 @@ pub fn ioctl(t: &Task, family: i32, req: u64, arg: u64) -> SysResult {
             Err(Errno::ENOTTY)
         }
         SIOCGIFNAME | SIOCGIFFLAGS | SIOCGIFADDR | SIOCGIFBRDADDR | SIOCGIFNETMASK | SIOCGIFMTU
-        | SIOCGIFHWADDR | SIOCGIFINDEX => ifreq(t, req, arg),
+        | SIOCGIFHWADDR | SIOCGIFINDEX | SIOCGIFTXQLEN => ifreq(t, req, arg),
         r if SETTERS.contains(&r) => Err(Errno::EPERM),
         _ => Err(Errno::ENOTTY),
     }
@@ -88,6 +89,7 @@ fn answer(i: &Interface, req: u64) -> Vec<u8> {
         SIOCGIFNETMASK => sockaddr_in(i.netmask()).to_vec(),
         SIOCGIFMTU => i.mtu.to_ne_bytes().to_vec(),
         SIOCGIFINDEX => i.index.to_ne_bytes().to_vec(),
+        SIOCGIFTXQLEN => TXQLEN.to_ne_bytes().to_vec(),
         SIOCGIFHWADDR => {
             let mut b = i.link_type.to_ne_bytes().to_vec();
             b.extend_from_slice(&i.hwaddr);

@@ -12,6 +12,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use crate::net::addr::family;
+use crate::net::nat;
 use crate::net::AF_UNSPEC;
 
 pub const AF_INET: i32 = 2;
@@ -43,11 +44,11 @@ pub fn is_any(ip: &Ipv6Addr) -> bool {
     *ip == ANY4 || ip.is_unspecified()
 }
 
-/// An address of lo: 127.0.0.0/8 or ::1 (Linux's RTN_LOCAL on a host whose only
-/// interface is lo).
-fn is_local(ip: &Ipv6Addr) -> bool {
+/// An address of the guest's own (Linux's RTN_LOCAL): lo's 127.0.0.0/8 and ::1, and
+/// vke0's 10.0.2.15 when it exists. Traffic between them stays in the kernel.
+pub fn is_local(ip: &Ipv6Addr) -> bool {
     match ip.to_ipv4_mapped() {
-        Some(v4) => v4.is_loopback(),
+        Some(v4) => v4.is_loopback() || (nat::enabled() && v4 == nat::GUEST),
         None => ip.is_loopback(),
     }
 }
@@ -159,8 +160,9 @@ impl Family {
 }
 
 /// Where a packet to `dst` goes from a socket of `fam` (v6-only or not): lo, with
-/// the wildcard meaning loopback (Linux routes 0.0.0.0 and :: to the host itself);
-/// ENETUNREACH anywhere else, since the guest has no other interface.
+/// the wildcard meaning loopback (Linux routes 0.0.0.0 and :: to the host itself),
+/// for the guest's own addresses ([`is_local`]); vke0 for other IPv4 addresses when
+/// it exists; else ENETUNREACH.
 pub fn route(fam: Family, v6only: bool, dst: Endpoint) -> Result<Endpoint, Errno> {
     let ip = match dst.ip {
         ip if ip == ANY4 => LOOPBACK4,
@@ -170,18 +172,22 @@ pub fn route(fam: Family, v6only: bool, dst: Endpoint) -> Result<Endpoint, Errno
     if is_v4(&ip) && fam == Family::V6 && v6only {
         return Err(Errno::ENETUNREACH);
     }
-    if !is_local(&ip) {
+    let out_vke0 = nat::enabled() && is_v4(&ip);
+    if !is_local(&ip) && !out_vke0 {
         return Err(Errno::ENETUNREACH);
     }
     Ok(Endpoint { ip, port: dst.port })
 }
 
 /// The source address of a packet to `dst` (on lo, lo's primary address of the
-/// family: 127.0.0.1 even towards 127.0.0.2, as Linux's route says `src 127.0.0.1`),
-/// unless the socket is bound to a specific one.
+/// family: 127.0.0.1 even towards 127.0.0.2, as Linux's route says `src 127.0.0.1`;
+/// to vke0's own address or out through it, vke0's), unless the socket is bound to a
+/// specific one.
 pub fn source_for(bound: &Ipv6Addr, dst: &Ipv6Addr) -> Ipv6Addr {
     if !is_any(bound) {
         *bound
+    } else if is_v4(dst) && (*dst == nat::guest_ip() || !is_local(dst)) {
+        nat::guest_ip()
     } else if is_v4(dst) {
         LOOPBACK4
     } else {

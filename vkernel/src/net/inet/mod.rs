@@ -34,7 +34,7 @@ use super::Socket;
 use addr::{is_any, Family};
 use ports::{Entry, PortTable, Share};
 pub use save::{restore, SavedTcp, SavedUdp};
-pub use tcp::TcpSocket;
+pub use tcp::{published_ready, TcpSocket};
 pub use udp::UdpSocket;
 
 pub const IPPROTO_TCP: i32 = 6;

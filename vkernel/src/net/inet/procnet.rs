@@ -74,8 +74,13 @@ fn tcp_line(st: &State) -> Option<TcpLine> {
         Conn::Listening { backlog, queue, .. } => {
             Some(line(LISTEN, None, *backlog as usize, queue.len()))
         }
-        Conn::SynSent { to } => Some(line(SYN_SENT, Some(*to), 0, 0)),
-        Conn::Connected { addr, .. } => {
+        Conn::SynSent { to }
+        | Conn::Host {
+            addr: to,
+            up: false,
+            ..
+        } => Some(line(SYN_SENT, Some(*to), 0, 0)),
+        Conn::Connected { addr, .. } | Conn::Host { addr, .. } => {
             let fin = st.shutdown & RCV_SHUTDOWN != 0 && st.fin;
             let state = match (fin, st.shutdown & SEND_SHUTDOWN != 0) {
                 (false, false) => ESTABLISHED,

@@ -100,6 +100,16 @@ impl TcpSocket {
                 peer: peer.as_ref().map(sock),
                 addr: *addr,
             },
+            // A host socket cannot be saved: the thawed guest finds the connection
+            // reset (refused, if it was still being made).
+            Conn::Host { .. } => SavedConn::Closed,
+        };
+        let host = matches!(st.conn, Conn::Host { .. });
+        let err = match st.conn {
+            Conn::Host { up: false, .. } => Some(Errno::ECONNREFUSED),
+            Conn::Host { .. } if st.fin => Some(Errno::EPIPE),
+            Conn::Host { .. } => Some(Errno::ECONNRESET),
+            _ => st.err,
         };
         SavedTcp {
             fam: self.fam,
@@ -109,8 +119,12 @@ impl TcpSocket {
             conn,
             sock: st.sock,
             rx: st.rx.iter().copied().collect(),
-            shutdown: st.shutdown,
-            err: st.err.map(|e| e as i32),
+            shutdown: if host {
+                super::SHUTDOWN_MASK
+            } else {
+                st.shutdown
+            },
+            err: err.map(|e| e as i32),
             fin: st.fin,
             released: st.released,
             ins: self.ins.load(Ordering::SeqCst),

@@ -18,7 +18,10 @@
 //!   and refuse the waiting ones.
 
 mod connect;
+mod host;
 mod io;
+
+pub use host::published_ready;
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -27,11 +30,12 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::errno::Errno;
 
-use super::addr::{route, source_for, Endpoint, Family};
+use super::addr::{is_local, route, source_for, Endpoint, Family};
 use super::opts::{InetOpts, Proto, IPV6_V6ONLY, MSS_DEFAULT, SOL_IPV6, SOL_TCP, TCP_MAXSEG};
 use super::{bind_to, Binding, Hold, Ports, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::fs::file::Readiness;
 use crate::net::addr::family;
+use crate::net::nat::host::HostSocket;
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     AF_UNSPEC,
@@ -103,6 +107,13 @@ pub(super) enum Conn {
     Connected {
         peer: Option<Arc<TcpSocket>>,
         addr: Endpoint,
+    },
+    /// To or from an address off the guest, through vke0 (host.rs): `link` carries
+    /// the bytes; connecting until `up`. `addr` is the peer as the guest sees it.
+    Host {
+        link: Arc<HostSocket>,
+        addr: Endpoint,
+        up: bool,
     },
 }
 
@@ -240,6 +251,10 @@ impl TcpSocket {
                 p.reset_by_peer();
                 self.lock().err = Some(Errno::ECONNRESET);
             }
+            Conn::Host { link, .. } => {
+                link.abort_on_close();
+                self.lock().err = Some(Errno::ECONNRESET);
+            }
             _ => {}
         }
         self.disconnect_local();
@@ -288,6 +303,7 @@ impl TcpSocket {
                 p.reset_by_peer()
             }
             Conn::Connected { peer: Some(p), .. } => p.fin_by_peer(true),
+            Conn::Host { link, .. } if unread || linger0 || abort => link.abort_on_close(),
             _ => {}
         }
         self.input_event();
@@ -350,9 +366,13 @@ impl Socket for TcpSocket {
     }
 
     fn accept(&self, w: &Wait) -> Result<Arc<dyn Socket>, Errno> {
-        let e = w.until(&[&self.wq], || match &mut self.lock().conn {
-            Conn::Listening { queue, .. } => queue.pop_front().map(Ok),
-            _ => Some(Err(Errno::EINVAL)),
+        let e = w.until(&[&self.wq], || {
+            let mut st = self.lock();
+            self.pull_published(&mut st);
+            match &mut st.conn {
+                Conn::Listening { queue, .. } => queue.pop_front().map(Ok),
+                _ => Some(Err(Errno::EINVAL)),
+            }
         })??;
         self.admit_waiting();
         Ok(e)
@@ -367,7 +387,12 @@ impl Socket for TcpSocket {
         }
         let to = self.fam.parse_connect(raw)?;
         let v6only = self.v6only(&self.lock());
-        self.connect_to(route(self.fam, v6only, to)?, w)
+        let to = route(self.fam, v6only, to)?;
+        if is_local(&to.ip) {
+            self.connect_to(to, w)
+        } else {
+            self.connect_host(to, w)
+        }
     }
 
     fn send(&self, msg: Outgoing, _ctx: &Ctx, w: &Wait) -> Result<usize, Errno> {
@@ -397,6 +422,13 @@ impl Socket for TcpSocket {
                 drop(st);
                 self.disconnect()
             }
+            Conn::Host { link, .. } => {
+                Self::host_shutdown(link, mode);
+                st.shutdown |= mode;
+                drop(st);
+                self.input_event();
+                Ok(())
+            }
             Conn::Connected { peer, .. } => {
                 let peer = peer.clone().filter(|_| mode & SEND_SHUTDOWN != 0);
                 st.shutdown |= mode;
@@ -417,7 +449,9 @@ impl Socket for TcpSocket {
 
     fn peer_name(&self) -> Result<Vec<u8>, Errno> {
         match self.lock().conn {
-            Conn::Connected { addr, .. } => Ok(self.fam.sockaddr(addr)),
+            Conn::Connected { addr, .. } | Conn::Host { addr, up: true, .. } => {
+                Ok(self.fam.sockaddr(addr))
+            }
             _ => Err(Errno::ENOTCONN),
         }
     }
@@ -435,7 +469,8 @@ impl Socket for TcpSocket {
     }
 
     fn queued(&self) -> Result<usize, Errno> {
-        let st = self.lock();
+        let mut st = self.lock();
+        self.host_pull(&mut st);
         match st.conn {
             Conn::Listening { .. } => Err(Errno::EINVAL),
             _ => Ok(st.rx.len()),
@@ -443,7 +478,12 @@ impl Socket for TcpSocket {
     }
 
     fn unsent(&self) -> usize {
-        let peer = Self::peer_of(&self.lock());
+        let st = self.lock();
+        if let Conn::Host { link, .. } = &st.conn {
+            return link.unsent();
+        }
+        let peer = Self::peer_of(&st);
+        drop(st);
         Self::unsent_to(peer)
     }
 
@@ -491,22 +531,20 @@ impl Socket for TcpSocket {
 }
 
 impl TcpSocket {
-    /// TCP_MAXSEG: what was asked for before a connection; lo's on one (no more than
-    /// what was asked for).
+    /// TCP_MAXSEG: what was asked for before a connection; its path's on one (lo's
+    /// or vke0's; no more than what was asked for).
     fn mss(&self, st: &State) -> i32 {
         let asked = st.opts.int(SOL_TCP, TCP_MAXSEG);
-        let Conn::Connected { addr, .. } = st.conn else {
-            return asked;
-        };
-        let lo = if super::addr::is_v4(&addr.ip) {
-            LO_MSS_V4
-        } else {
-            LO_MSS_V6
+        let path = match st.conn {
+            Conn::Connected { addr, .. } if super::addr::is_v4(&addr.ip) => LO_MSS_V4,
+            Conn::Connected { .. } => LO_MSS_V6,
+            Conn::Host { .. } => host::VKE0_MSS,
+            _ => return asked,
         };
         if asked == MSS_DEFAULT {
-            lo
+            path
         } else {
-            lo.min(asked)
+            path.min(asked)
         }
     }
 }

@@ -3,6 +3,11 @@
 //! hears its peer), with the sender's address. Nobody there: the datagram is lost,
 //! and a connected sender learns it (ECONNREFUSED on its next call, as from Linux's
 //! ICMP port unreachable). A queue holds at most SO_RCVBUF; more is dropped.
+//!
+//! A datagram to an address off the guest goes out through vke0: the socket gets a
+//! host UDP socket of its own (NAT), whose datagrams are pulled into the queue when
+//! the guest looks, with their senders as the guest sees them. A thaw gives it a new
+//! one at its next send (datagrams the old one had not pulled are lost, as UDP may).
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -12,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::errno::Errno;
 
-use super::addr::{is_v4, route, source_for, Endpoint, Family};
+use super::addr::{is_local, is_v4, route, source_for, Endpoint, Family};
 use super::opts::{
     InetOpts, Proto, IPV6_HOPLIMIT, IPV6_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO,
     IPV6_RECVTCLASS, IPV6_TCLASS, IPV6_UNICAST_HOPS, IPV6_V6ONLY, IP_PKTINFO, IP_RECVTOS,
@@ -24,7 +29,8 @@ use crate::fs::epoll::{
 };
 use crate::fs::file::Readiness;
 use crate::net::addr::family;
-use crate::net::iface::interfaces;
+use crate::net::iface::{interfaces, vke0_traffic, IFF_LOOPBACK};
+use crate::net::nat::{self, host::HostSocket, pump::Watcher};
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     AF_UNSPEC, MSG_OOB, MSG_PEEK,
@@ -60,6 +66,8 @@ pub(super) struct State {
     pub shutdown: u8,
     pub err: Option<Errno>,
     pub released: bool,
+    /// The host socket carrying its datagrams through vke0, once it sent one there.
+    pub host: Option<HostSocket>,
 }
 
 /// A queued datagram, where it came from and what its IP header said: where it went,
@@ -98,6 +106,7 @@ impl UdpSocket {
             shutdown: 0,
             err: None,
             released: false,
+            host: None,
         };
         Arc::new_cyclic(|me| UdpSocket {
             fam,
@@ -184,6 +193,9 @@ impl UdpSocket {
                 return Err(Errno::EMSGSIZE);
             }
             self.autobind(&mut st)?;
+            if !is_local(&to.ip) {
+                return self.send_out(&mut st, data, to);
+            }
             let from = Endpoint {
                 ip: source_for(&st.bound.ip, &to.ip),
                 port: st.bound.port,
@@ -198,6 +210,47 @@ impl UdpSocket {
             self.input_event();
         }
         Ok(data.len())
+    }
+
+    /// Sends a datagram out through vke0 (a full host buffer drops it, as a full
+    /// device queue does).
+    fn send_out(&self, st: &mut State, data: &[u8], to: Endpoint) -> Result<usize, Errno> {
+        let host_to = nat::outbound(to)?;
+        let fits = |h: &HostSocket| h.is_ipv4() == host_to.is_ipv4();
+        if !st.host.as_ref().is_some_and(fits) {
+            let me: Weak<dyn Watcher> = self.me.clone();
+            st.host = Some(HostSocket::datagram(&host_to)?.watched(me)?);
+        }
+        let host = st.host.as_ref().ok_or(Errno::EBADF)?;
+        match host.send(data, Some(&host_to)) {
+            Ok(_) | Err(Errno::EAGAIN) => {
+                vke0_traffic(|s| s.sent(data.len()));
+                Ok(data.len())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues what the host socket received (from our peer, if connected), while
+    /// the receive buffer has room.
+    fn pull_host(&self, st: &mut State) {
+        let Some(host) = &st.host else { return };
+        let mut buf = vec![0; MAX_DGRAM_V6];
+        let rcvbuf = self.common.opts().rcvbuf;
+        while let Ok((n, Some(from))) = host.recv(&mut buf) {
+            let from = nat::inbound(from);
+            if st.peer.is_some_and(|p| p != from) || rmem(st) >= rcvbuf {
+                continue;
+            }
+            vke0_traffic(|s| s.received(n));
+            st.queue.push_back(Datagram {
+                data: buf[..n].to_vec(),
+                from,
+                to: nat::guest_ip(),
+                tos: 0,
+                ttl: 64,
+            });
+        }
     }
 
     /// What a datagram from `from` to `to` carries in its IP header: the sender's TOS
@@ -225,8 +278,14 @@ impl UdpSocket {
     /// ip6_datagram_recv_ctl for an IPv6 one), in Linux's order.
     fn ancillary(&self, o: &InetOpts, d: &Datagram) -> Vec<(i32, i32, Vec<u8>)> {
         let on = |level, name| o.int(level, name) != 0;
-        // Every datagram arrives on lo.
-        let lo = interfaces().loopback().index.to_ne_bytes();
+        // A datagram to vke0's address came in on vke0, any other on lo.
+        let vke0 = d.to == nat::guest_ip();
+        let lo = interfaces()
+            .all()
+            .iter()
+            .find(|i| (i.flags & IFF_LOOPBACK == 0) == vke0)
+            .map_or(1, |i| i.index)
+            .to_ne_bytes();
         let mut out = Vec::new();
         if let Some(to4) = d.to.to_ipv4_mapped() {
             if on(SOL_IP, IP_PKTINFO) {
@@ -272,7 +331,8 @@ impl UdpSocket {
     }
 
     fn poll_mask(&self) -> u32 {
-        let st = self.lock();
+        let mut st = self.lock();
+        self.pull_host(&mut st);
         let mut m = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
         if !st.queue.is_empty() {
             m |= EPOLLIN | EPOLLRDNORM;
@@ -287,6 +347,12 @@ impl UdpSocket {
             m |= EPOLLERR;
         }
         m
+    }
+}
+
+impl Watcher for UdpSocket {
+    fn host_ready(&self) {
+        self.input_event();
     }
 }
 
@@ -363,6 +429,7 @@ impl Socket for UdpSocket {
         let eof_now = !w.nonblocking();
         let got = w.until(&[&self.wq], || {
             let mut st = self.lock();
+            self.pull_host(&mut st);
             // A pending error comes before any queued datagram (__skb_recv_udp).
             if let Some(e) = st.err.take() {
                 return Some(Err(e));
@@ -455,6 +522,7 @@ impl Socket for UdpSocket {
         }
         st.released = true;
         st.queue.clear();
+        st.host = None;
         PORTS.unbind(&st.bound);
     }
 

@@ -18,15 +18,14 @@ enum Joined {
 }
 
 impl TcpSocket {
-    /// The listener's end of a new connection from `client` (at `from`) to `to`: it
-    /// inherits the listener's options and shares its port (as Linux's
-    /// inet_inherit_port, without a conflict check).
-    fn embryo(
+    /// The listener's end of a new connection to `to`, in state `conn`: it inherits
+    /// the listener's options and shares its port (as Linux's inet_inherit_port,
+    /// without a conflict check).
+    pub(super) fn embryo(
         listener: &TcpSocket,
         lst: (&Binding, &InetOpts),
         to: Endpoint,
-        client: Arc<TcpSocket>,
-        from: Endpoint,
+        conn: Conn,
     ) -> Arc<TcpSocket> {
         let (lb, lopts) = lst;
         let e = Self::bare(listener.fam);
@@ -34,10 +33,7 @@ impl TcpSocket {
         let mut st = e.lock();
         st.opts = lopts.clone();
         st.sock = SockState::Connected;
-        st.conn = Conn::Connected {
-            peer: Some(client),
-            addr: from,
-        };
+        st.conn = conn;
         let mut t = PORTS.lock();
         let id = t.next_id();
         t.insert(
@@ -88,7 +84,7 @@ impl TcpSocket {
         match cg.conn {
             Conn::Closed | Conn::SynSent { .. } => {}
             Conn::Connected { .. } => return Joined::Done,
-            Conn::Listening { .. } => return Joined::Refused,
+            Conn::Listening { .. } | Conn::Host { .. } => return Joined::Refused,
         }
         // Linux's sk_acceptq_is_full is ">": one more than the backlog gets in.
         if queue.len() > *backlog as usize {
@@ -98,7 +94,11 @@ impl TcpSocket {
             cg.conn = Conn::SynSent { to };
             return Joined::Full;
         }
-        let e = Self::embryo(listener, (&l.bound, &l.opts), to, me, from);
+        let conn = Conn::Connected {
+            peer: Some(me),
+            addr: from,
+        };
+        let e = Self::embryo(listener, (&l.bound, &l.opts), to, conn);
         queue.push_back(e.clone());
         cg.conn = Conn::Connected {
             peer: Some(e),
@@ -142,7 +142,7 @@ impl TcpSocket {
 
     /// Binds an unbound connector to an ephemeral port, and a wildcard one to the
     /// address its packets to `to` go out from.
-    fn take_source(&self, to: &Endpoint) -> Result<(), Errno> {
+    pub(super) fn take_source(&self, to: &Endpoint) -> Result<(), Errno> {
         let mut st = self.lock();
         let src = source_for(&st.bound.ip, &to.ip);
         if st.bound.port == 0 {
@@ -160,14 +160,15 @@ impl TcpSocket {
     /// first switch): None if this is a new attempt.
     pub(super) fn connect_again(&self, w: &Wait) -> Option<Result<(), Errno>> {
         let mut st = self.lock();
+        Self::host_progress(&mut st);
         match (st.sock, &st.conn) {
             (SockState::Connected, _) => Some(Err(Errno::EISCONN)),
-            (_, Conn::SynSent { .. }) if w.nonblocking() => Some(Err(Errno::EALREADY)),
-            (_, Conn::SynSent { .. }) => {
+            _ if Self::connecting(&st) && w.nonblocking() => Some(Err(Errno::EALREADY)),
+            _ if Self::connecting(&st) => {
                 drop(st);
                 Some(self.await_connection(w))
             }
-            (SockState::Connecting, Conn::Connected { .. }) => {
+            (SockState::Connecting, Conn::Connected { .. } | Conn::Host { .. }) => {
                 st.sock = SockState::Connected;
                 Some(Ok(()))
             }
@@ -182,14 +183,18 @@ impl TcpSocket {
         }
     }
 
-    /// A blocking connect waits in a full backlog until it is let in or refused.
-    fn await_connection(&self, w: &Wait) -> Result<(), Errno> {
+    /// A blocking connect waits in a full backlog until it is let in or refused (or
+    /// for the host's connection through vke0).
+    pub(super) fn await_connection(&self, w: &Wait) -> Result<(), Errno> {
         self.lock().sock = SockState::Connecting;
         let done = w.until(&[&self.wq], || {
             let mut st = self.lock();
+            Self::host_progress(&mut st);
+            if Self::connecting(&st) {
+                return None;
+            }
             match st.conn {
-                Conn::SynSent { .. } => None,
-                Conn::Connected { .. } => {
+                Conn::Connected { .. } | Conn::Host { .. } => {
                     st.sock = SockState::Connected;
                     Some(Ok(()))
                 }

@@ -12,7 +12,15 @@ use crate::fs::epoll::{
     EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
 };
 use crate::net::iface::interfaces;
+use crate::net::nat::host::HostSocket;
 use crate::net::{Incoming, Wait, MSG_NOSIGNAL, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL};
+
+/// Who a send goes to.
+enum Dest {
+    /// A guest socket (None once it is gone).
+    Guest(Option<Arc<TcpSocket>>),
+    Host(Arc<HostSocket>),
+}
 
 /// Where a send's bytes can go now.
 enum Room {
@@ -50,7 +58,7 @@ impl TcpSocket {
     /// else EPIPE; EPIPE raises SIGPIPE unless MSG_NOSIGNAL. A call that already
     /// moved data (an earlier piece of it) ends with what went instead, and leaves
     /// the error and the signal to the next call, as tcp_sendmsg does.
-    fn send_error(st: &mut State, flags: u32, w: &Wait) -> Errno {
+    pub(super) fn send_error(st: &mut State, flags: u32, w: &Wait) -> Errno {
         if w.has_moved() {
             return Errno::EPIPE;
         }
@@ -61,25 +69,34 @@ impl TcpSocket {
         e
     }
 
-    /// Who a send goes to: the peer (None once it is gone), after a connection that
-    /// is still waiting in a backlog got in.
-    fn sending_to(&self, flags: u32, w: &Wait) -> Result<Option<Arc<TcpSocket>>, Errno> {
+    /// Who a send goes to, after a connection that is still being made (waiting in
+    /// a backlog, or through vke0) is made.
+    fn sending_to(&self, flags: u32, w: &Wait) -> Result<Dest, Errno> {
         loop {
             {
                 let mut st = self.lock();
+                Self::host_progress(&mut st);
                 if st.err.is_some() || st.shutdown & SEND_SHUTDOWN != 0 {
                     return Err(Self::send_error(&mut st, flags, w));
                 }
                 match &st.conn {
-                    Conn::Connected { peer, .. } => return Ok(peer.clone()),
-                    Conn::SynSent { .. } => {}
+                    Conn::Connected { peer, .. } => return Ok(Dest::Guest(peer.clone())),
+                    Conn::Host { link, up: true, .. } => return Ok(Dest::Host(link.clone())),
+                    Conn::SynSent { .. } | Conn::Host { .. } => {}
                     _ => return Err(Self::send_error(&mut st, flags, w)),
                 }
             }
             w.until(&[&self.wq], || {
-                (!matches!(self.lock().conn, Conn::SynSent { .. })).then_some(())
+                let mut st = self.lock();
+                Self::host_progress(&mut st);
+                (!Self::connecting(&st)).then_some(())
             })?;
         }
+    }
+
+    /// A connection is still being made.
+    pub(super) fn connecting(st: &State) -> bool {
+        matches!(st.conn, Conn::SynSent { .. } | Conn::Host { up: false, .. })
     }
 
     /// Waits until the peer's queue has room (or the connection broke).
@@ -110,9 +127,13 @@ impl TcpSocket {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
-        let Some(peer) = self.sending_to(flags, w)? else {
-            self.reset_by_peer();
-            return Ok(data.len());
+        let peer = match self.sending_to(flags, w)? {
+            Dest::Guest(Some(peer)) => peer,
+            Dest::Guest(None) => {
+                self.reset_by_peer();
+                return Ok(data.len());
+            }
+            Dest::Host(link) => return self.send_host(&link, data, flags, w),
         };
         let mut sent = 0;
         while sent < data.len() {
@@ -198,6 +219,7 @@ impl TcpSocket {
         loop {
             {
                 let mut st = self.lock();
+                self.host_pull(&mut st);
                 Self::take(&mut st, &mut data, len, peek);
                 if data.len() >= target.max(1) {
                     break;
@@ -213,7 +235,8 @@ impl TcpSocket {
                 w.moved();
             }
             let more = w.until(&[&self.wq], || {
-                let st = self.lock();
+                let mut st = self.lock();
+                self.host_pull(&mut st);
                 let news = st.rx.len() > seen || st.err.is_some() || st.fin;
                 let end = st.shutdown & RCV_SHUTDOWN != 0 || matches!(st.conn, Conn::Closed);
                 (news || end).then_some(())
@@ -250,7 +273,9 @@ impl TcpSocket {
     /// tcp_poll.
     pub(super) fn poll_mask(&self) -> u32 {
         let (mut mask, peer, writable) = {
-            let st = self.lock();
+            let mut st = self.lock();
+            self.pull_published(&mut st);
+            self.host_pull(&mut st);
             if let Conn::Listening { queue, .. } = &st.conn {
                 return if queue.is_empty() {
                     0
@@ -268,7 +293,7 @@ impl TcpSocket {
             if st.err.is_some() {
                 m |= EPOLLERR;
             }
-            let syn = matches!(st.conn, Conn::SynSent { .. });
+            let syn = Self::connecting(&st);
             if !syn && st.rx.len() >= self.common.opts().rcvlowat.max(1) {
                 m |= EPOLLIN | EPOLLRDNORM;
             }
@@ -276,7 +301,7 @@ impl TcpSocket {
                 Conn::Connected { peer, .. } if st.shutdown & SEND_SHUTDOWN == 0 => peer.clone(),
                 _ => None,
             };
-            (m, peer, !syn)
+            (m, peer, !syn && Self::host_writable(&st))
         };
         // Writable while at most two thirds of the window are in use
         // (sk_stream_is_writeable).
