@@ -337,11 +337,11 @@ fn thaw(
         Arc::new(vproc::Physmem::new(saved.kernel.physmem_bytes).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
-    // The checkpoint's published ports are bound again (an error if one is taken).
-    net::nat::configure(saved.kernel.network.clone()).with_context(what)?;
     let slot = KernelSlot::default();
     let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
     start_signal_thread(slot.clone(), target).context("starting the signal thread")?;
+    // The checkpoint's published ports are bound again (an error if one is taken).
+    net::nat::configure(saved.kernel.network.clone()).with_context(what)?;
     let image = Arc::new(rootfs::open(&rootfs_path)?);
     let opts = Options {
         strace,
@@ -452,10 +452,11 @@ fn boot(
     let physmem = Arc::new(vproc::Physmem::new(memory).context("guest memory")?);
     // The zygote must be forked before any thread exists (the ext reader starts one).
     let zygote = vproc::Zygote::start(&physmem).context("starting the stub factory")?;
-    net::nat::configure(net)?;
     let slot = KernelSlot::default();
     let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
     start_signal_thread(slot.clone(), target).context("starting the signal thread")?;
+    // After the signal mask is set: the pump thread inherits it.
+    net::nat::configure(net)?;
     let image = Arc::new(rootfs::open(image_path)?);
     opts.rootfs_identity = rootfs_identity(image_path)?;
     let kernel = Kernel::new(physmem, zygote, image, opts).context("starting kernel threads")?;

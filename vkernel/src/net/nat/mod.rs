@@ -110,17 +110,17 @@ pub fn outbound(to: Endpoint) -> Result<SocketAddr, Errno> {
 /// How a host address appears to the guest: the host's own (loopback) addresses as
 /// the gateway, the resolver as the DNS server, anything else as itself.
 pub fn inbound(from: SocketAddr) -> Endpoint {
-    let ip = if Some(from) == resolver() {
-        DNS
+    let (ip, port) = if Some(from) == resolver() {
+        (DNS, DNS_PORT)
     } else {
         match from.ip().to_canonical() {
-            IpAddr::V4(v4) if !v4.is_loopback() => v4,
-            _ => GATEWAY,
+            IpAddr::V4(v4) if !v4.is_loopback() => (v4, from.port()),
+            _ => (GATEWAY, from.port()),
         }
     };
     Endpoint {
         ip: ip.to_ipv6_mapped(),
-        port: from.port(),
+        port,
     }
 }
 
