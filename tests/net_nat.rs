@@ -292,7 +292,8 @@ fn a_taken_host_port_is_a_clear_error() {
 }
 
 /// After a thaw the published port is bound again and served by the thawed httpd;
-/// a thaw finding the port taken says so and starts nothing.
+/// a thaw finding the port taken says so and starts nothing, and one told
+/// `--publish` forwards that port instead.
 #[test]
 fn published_ports_are_bound_again_by_a_thaw() {
     let port = free_port();
@@ -312,6 +313,21 @@ fn published_ports_are_bound_again_by_a_thaw() {
         err.contains(&format!("cannot publish host port 127.0.0.1:{port}")),
         "{err}"
     );
+    let other = free_port();
+    let publish = format!("{other}:80");
+    let next = dir.join("next.elf");
+    let args = [
+        "thaw".as_ref(),
+        "--ckpt-file".as_ref(),
+        next.as_os_str(),
+        "--publish".as_ref(),
+        publish.as_ref(),
+        image.as_os_str(),
+    ];
+    let moved = background(&args, dir.clone());
+    assert!(fetch(other).ends_with("served by the guest\n"));
+    moved.signal(libc::SIGTERM);
+    moved.finish();
     drop(taken);
 
     let thawed = thaw(&image, &dir.join("next.elf"));

@@ -87,6 +87,8 @@ enum Cmd {
         /// Where later checkpoints go (see boot).
         #[arg(long, default_value = "ckpt.elf")]
         ckpt_file: PathBuf,
+        #[command(flatten)]
+        net: HostNetArgs,
         #[arg(long)]
         strace: bool,
         #[arg(short, long)]
@@ -113,8 +115,16 @@ struct NetArgs {
     /// whose connections the host makes (NAT); `none`: loopback only.
     #[arg(long, default_value = "user", value_parser = ["user", "none"])]
     net: String,
+    #[command(flatten)]
+    host: HostNetArgs,
+}
+
+/// The host's side of the network, which a thaw may change too.
+#[derive(clap::Args)]
+struct HostNetArgs {
     /// Forward a host port to a guest TCP port: [HOSTIP:]HOSTPORT:GUESTPORT (host
-    /// address 127.0.0.1 unless given). Repeatable.
+    /// address 127.0.0.1 unless given). Repeatable. On thaw: instead of the
+    /// checkpoint's.
     #[arg(long, value_name = "[HOSTIP:]HOSTPORT:GUESTPORT")]
     publish: Vec<net::nat::publish::Publish>,
     /// The DNS server guest queries to 10.0.2.3 go to, ADDR:PORT (default: the
@@ -129,13 +139,27 @@ struct NetArgs {
 
 impl NetArgs {
     fn config(self) -> net::nat::Config {
-        net::nat::Config {
+        let fresh = net::nat::Config {
             enabled: self.net == "user",
-            dns: self.dns,
-            publish: self.publish,
-            max_host_sockets: self
-                .max_host_sockets
-                .unwrap_or_else(net::nat::default_budget),
+            max_host_sockets: net::nat::default_budget(),
+            ..Default::default()
+        };
+        self.host.over(fresh)
+    }
+}
+
+impl HostNetArgs {
+    /// `base` with what was given instead.
+    fn over(self, base: net::nat::Config) -> net::nat::Config {
+        net::nat::Config {
+            dns: self.dns.or(base.dns),
+            publish: if self.publish.is_empty() {
+                base.publish
+            } else {
+                self.publish
+            },
+            max_host_sockets: self.max_host_sockets.unwrap_or(base.max_host_sockets),
+            ..base
         }
     }
 }
@@ -304,9 +328,13 @@ fn main() -> ExitCode {
             image,
             rootfs,
             ckpt_file,
+            net,
             strace,
             verbose,
-        } => exit_code(thaw(&image, rootfs, &ckpt_file, strace, verbose)),
+        } => {
+            let opts = (strace, verbose);
+            exit_code(thaw(&image, rootfs, &ckpt_file, net, opts))
+        }
     }
 }
 
@@ -327,8 +355,8 @@ fn thaw(
     image_path: &std::path::Path,
     rootfs: Option<PathBuf>,
     ckpt_file: &std::path::Path,
-    strace: bool,
-    verbose: bool,
+    net: HostNetArgs,
+    (strace, verbose): (bool, bool),
 ) -> anyhow::Result<u8> {
     let what = || image_path.display().to_string();
     let saved = checkpoint::thaw::open(image_path).with_context(what)?;
@@ -341,7 +369,7 @@ fn thaw(
     let target = checkpoint::Target::new(ckpt_file).context("the checkpoint path")?;
     start_signal_thread(slot.clone(), target).context("starting the signal thread")?;
     // The checkpoint's published ports are bound again (an error if one is taken).
-    net::nat::configure(saved.kernel.network.clone()).with_context(what)?;
+    net::nat::configure(net.over(saved.kernel.network.clone())).with_context(what)?;
     let image = Arc::new(rootfs::open(&rootfs_path)?);
     let opts = Options {
         strace,

@@ -110,6 +110,10 @@ enum Arg {
     Busybox,
     /// `--iterations`.
     Iterations,
+    /// The address of the bench's own TCP server ([`far_server`]) on the host's
+    /// loopback, two arguments: IP PORT, the IP as the side reaches the host
+    /// (127.0.0.1 natively, the gateway 10.0.2.2 from the guest, through vke0).
+    FarServer,
 }
 
 /// Which side a command line is for.
@@ -262,6 +266,30 @@ const BENCHMARKS: &[Benchmark] = &[
         rate: true,
     },
     Benchmark {
+        name: "TCP via vke0 round trip (1 byte, host server)",
+        unit: "ns/rtt",
+        argv: &[
+            Arg::Guest("tcp_rtt"),
+            Arg::Lit("rtt"),
+            Arg::Lit(ROUND_TRIPS),
+            Arg::FarServer,
+        ],
+        figure: printed("tcp_rtt:"),
+        rate: false,
+    },
+    Benchmark {
+        name: "TCP via vke0 stream (64 KiB writes, host server)",
+        unit: "MB/s",
+        argv: &[
+            Arg::Guest("tcp_rtt"),
+            Arg::Lit("bw"),
+            Arg::Lit("64"),
+            Arg::FarServer,
+        ],
+        figure: printed("tcp_bw:"),
+        rate: true,
+    },
+    Benchmark {
         name: "thread create+join",
         unit: "us/thread",
         argv: &[Arg::Guest("threads"), Arg::Lit("create"), Arg::Lit(THREADS)],
@@ -374,8 +402,63 @@ impl Arg {
             (Arg::Busybox, Side::Native) => ctx.busybox.clone().into(),
             (Arg::Busybox, Side::Vkernel) => "/bin/busybox".into(),
             (Arg::Iterations, _) => ctx.iterations.to_string().into(),
+            (Arg::FarServer, Side::Native) => "127.0.0.1".into(),
+            (Arg::FarServer, Side::Vkernel) => "10.0.2.2".into(),
         }
     }
+
+    /// The command-line arguments it stands for.
+    fn resolve_all(self, ctx: &Ctx, side: Side) -> Vec<OsString> {
+        match self {
+            Arg::FarServer => vec![self.resolve(ctx, side), far_server().to_string().into()],
+            a => vec![a.resolve(ctx, side)],
+        }
+    }
+}
+
+/// The port of a TCP server on the host's 127.0.0.1, started on first use, serving
+/// tcp_rtt's protocol: a byte 'e' (echo each byte until the end) or 's' (an 8-byte
+/// count, that many bytes read, the count sent back).
+fn far_server() -> u16 {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *PORT.get_or_init(|| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the far server");
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        thread::spawn(move || {
+            for c in l.incoming().flatten() {
+                thread::spawn(move || {
+                    let _ = serve_far(c);
+                });
+            }
+        });
+        port
+    })
+}
+
+fn serve_far(mut c: std::net::TcpStream) -> io::Result<()> {
+    use std::io::Write;
+    c.set_nodelay(true)?;
+    let mut mode = [0u8; 1];
+    c.read_exact(&mut mode)?;
+    let mut buf = vec![0u8; 64 << 10];
+    if mode[0] == b'e' {
+        let mut b = [0u8; 1];
+        while c.read(&mut b)? == 1 {
+            c.write_all(&b)?;
+        }
+        return Ok(());
+    }
+    let mut total = [0u8; 8];
+    c.read_exact(&mut total)?;
+    let total = u64::from_ne_bytes(total);
+    let mut got = 0u64;
+    while got < total {
+        match c.read(&mut buf)? {
+            0 => break,
+            n => got += n as u64,
+        }
+    }
+    c.write_all(&got.to_ne_bytes())
 }
 
 impl Benchmark {
@@ -383,7 +466,7 @@ impl Benchmark {
     /// image), `vkernel boot ROOTFS -- ARGV...` under vkernel.
     fn command(&self, ctx: &Ctx, side: Side) -> Command {
         let (prog, args) = self.argv.split_first().expect("a benchmark has a program");
-        let args = args.iter().map(|a| a.resolve(ctx, side));
+        let args = args.iter().flat_map(|a| a.resolve_all(ctx, side));
         match side {
             Side::Native => {
                 let mut cmd = Command::new(prog.resolve(ctx, Side::Native));

@@ -30,7 +30,8 @@ use crate::fs::epoll::{
 use crate::fs::file::Readiness;
 use crate::net::addr::family;
 use crate::net::iface::{interfaces, vke0_traffic, IFF_LOOPBACK};
-use crate::net::nat::{self, host::HostSocket, pump::Watcher};
+use crate::net::nat::host::{with_buffer, HostSocket};
+use crate::net::nat::{self, pump::Watcher};
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     AF_UNSPEC, MSG_OOB, MSG_PEEK,
@@ -235,16 +236,20 @@ impl UdpSocket {
     /// the receive buffer has room.
     fn pull_host(&self, st: &mut State) {
         let Some(host) = &st.host else { return };
-        let mut buf = vec![0; MAX_DGRAM_V6];
         let rcvbuf = self.common.opts().rcvbuf;
-        while let Ok((n, Some(from))) = host.recv(&mut buf) {
-            let from = nat::inbound(from);
+        let mut got = Vec::new();
+        with_buffer(|buf| {
+            while let Ok((n, Some(from))) = host.recv(buf) {
+                got.push((buf[..n].to_vec(), nat::inbound(from)));
+            }
+        });
+        for (data, from) in got {
             if st.peer.is_some_and(|p| p != from) || rmem(st) >= rcvbuf {
                 continue;
             }
-            vke0_traffic(|s| s.received(n));
+            vke0_traffic(|s| s.received(data.len()));
             st.queue.push_back(Datagram {
-                data: buf[..n].to_vec(),
+                data,
                 from,
                 to: nat::guest_ip(),
                 tos: 0,

@@ -197,6 +197,15 @@ impl HostSocket {
     }
 }
 
+/// Calls `f` with this thread's 64 KiB buffer for what a host socket received (the
+/// largest datagram fits), so that pulling from a host socket allocates nothing.
+pub fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1 << 16]);
+    }
+    BUF.with_borrow_mut(|b| f(b))
+}
+
 fn storage_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = a.as_sockaddr_in() {
         return Some(SocketAddr::V4((*v4).into()));

@@ -15,7 +15,7 @@ use nix::sys::socket::Shutdown;
 use super::{Conn, SockState, State, TcpSocket, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::net::iface::vke0_traffic;
 use crate::net::inet::addr::{is_any, Endpoint};
-use crate::net::nat::host::HostSocket;
+use crate::net::nat::host::{with_buffer, HostSocket};
 use crate::net::nat::pump::Watcher;
 use crate::net::nat::{self, publish};
 use crate::net::Wait;
@@ -23,9 +23,6 @@ use crate::net::Wait;
 /// TCP_MAXSEG of a connection through vke0: its MTU (1500) less the IP and TCP
 /// headers.
 pub(super) const VKE0_MSS: i32 = 1500 - 20 - 20;
-
-/// How much is pulled from the host socket per read.
-const CHUNK: usize = 64 * 1024;
 
 impl Watcher for TcpSocket {
     fn host_ready(&self) {
@@ -108,23 +105,24 @@ impl TcpSocket {
             _ => return,
         };
         let rcvbuf = self.common.opts().rcvbuf;
-        let mut buf = vec![0; CHUNK];
-        while st.rx.len() < rcvbuf {
-            let want = (rcvbuf - st.rx.len()).min(CHUNK);
-            match link.recv(&mut buf[..want]) {
-                Ok((0, _)) => {
-                    st.fin = true;
-                    st.shutdown |= RCV_SHUTDOWN;
-                    return;
+        with_buffer(|buf| {
+            while st.rx.len() < rcvbuf {
+                let want = (rcvbuf - st.rx.len()).min(buf.len());
+                match link.recv(&mut buf[..want]) {
+                    Ok((0, _)) => {
+                        st.fin = true;
+                        st.shutdown |= RCV_SHUTDOWN;
+                        return;
+                    }
+                    Ok((n, _)) => {
+                        st.rx.extend(&buf[..n]);
+                        vke0_traffic(|s| s.received(n));
+                    }
+                    Err(Errno::EAGAIN) => return,
+                    Err(e) => return Self::host_reset(st, e),
                 }
-                Ok((n, _)) => {
-                    st.rx.extend(&buf[..n]);
-                    vke0_traffic(|s| s.received(n));
-                }
-                Err(Errno::EAGAIN) => return,
-                Err(e) => return Self::host_reset(st, e),
             }
-        }
+        })
     }
 
     /// The host connection broke with `e` (a reset, mostly): as a reset by a
@@ -202,11 +200,12 @@ impl TcpSocket {
     }
 
     /// A listener on a published port takes the host's waiting connections while
-    /// its backlog has room, if it listens where they arrive (the wildcard or
-    /// 10.0.2.15).
+    /// its backlog has room, if it listens where they arrive (10.0.2.15, or a
+    /// wildcard that takes IPv4).
     pub(super) fn pull_published(&self, st: &mut State) {
         let port = st.bound.port;
-        let here = is_any(&st.bound.ip) || st.bound.ip == nat::guest_ip();
+        let any4 = is_any(&st.bound.ip) && !self.v6only(st);
+        let here = any4 || st.bound.ip == nat::guest_ip();
         if !here || !publish::published(port) {
             return;
         }
