@@ -266,7 +266,7 @@ const BENCHMARKS: &[Benchmark] = &[
         rate: true,
     },
     Benchmark {
-        name: "TCP via vke0 round trip (1 byte, host server)",
+        name: "TCP via vke0 round trip (1 byte)",
         unit: "ns/rtt",
         argv: &[
             Arg::Guest("tcp_rtt"),
@@ -278,7 +278,7 @@ const BENCHMARKS: &[Benchmark] = &[
         rate: false,
     },
     Benchmark {
-        name: "TCP via vke0 stream (64 KiB writes, host server)",
+        name: "TCP via vke0 stream (64 KiB writes)",
         unit: "MB/s",
         argv: &[
             Arg::Guest("tcp_rtt"),
