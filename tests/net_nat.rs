@@ -247,7 +247,13 @@ fn free_port() -> u16 {
 }
 
 fn boot_httpd(port: u16, target: &Path) -> Running {
+    boot_httpd_after(port, target, "")
+}
+
+/// [`boot_httpd`], the shell running `first` before httpd.
+fn boot_httpd_after(port: u16, target: &Path, first: &str) -> Running {
     let publish = format!("{port}:80");
+    let script = format!("{first}{HTTPD}");
     let image = GUESTS.image();
     let args = [
         "boot".as_ref(),
@@ -260,7 +266,7 @@ fn boot_httpd(port: u16, target: &Path) -> Running {
         "/bin/busybox".as_ref(),
         "sh".as_ref(),
         "-c".as_ref(),
-        HTTPD.as_ref(),
+        script.as_ref(),
     ];
     let dir = target.parent().map(Path::to_owned).unwrap_or_default();
     background(&args, dir)
@@ -277,6 +283,28 @@ fn httpd_in_the_guest_is_published_to_the_host() {
         "{got}"
     );
     assert!(got.ends_with("served by the guest\n"), "{got}");
+    vk.signal(libc::SIGTERM);
+    vk.finish();
+}
+
+/// Nothing listens on the guest port yet: the host client is reset, not left
+/// waiting.
+#[test]
+fn a_published_port_nobody_listens_on_resets() {
+    let port = free_port();
+    let mut vk = boot_httpd_after(port, &image_dir().join("ckpt.elf"), "echo up; sleep 2; ");
+    vk.read_until("up");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("the host port is bound");
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    let r = c.read_to_end(&mut got);
+    let ended = match &r {
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(n) => *n == 0,
+    };
+    assert!(ended, "{r:?}");
+    vk.read_until("listening");
+    assert!(fetch(port).ends_with("served by the guest\n"));
     vk.signal(libc::SIGTERM);
     vk.finish();
 }
@@ -335,6 +363,47 @@ fn published_ports_are_bound_again_by_a_thaw() {
     assert!(got.ends_with("served by the guest\n"), "{got}");
     thawed.signal(libc::SIGTERM);
     thawed.finish();
+}
+
+/// A UDP socket that talked through vke0 keeps the echo it had queued across a
+/// thaw, then gets a new host socket for its next round trip; vke0's counters go on
+/// from the checkpoint's.
+#[test]
+fn a_udp_flow_goes_on_after_a_thaw() {
+    let port = udp_echo().to_string();
+    let dir = image_dir();
+    let target = dir.join("ckpt.elf");
+    let image = GUESTS.image();
+    let prog = guest_path("nat", Cc::Musl);
+    let args = [
+        "boot".as_ref(),
+        "--ckpt-file".as_ref(),
+        target.as_os_str(),
+        image.as_os_str(),
+        "--".as_ref(),
+        prog.as_ref(),
+        "-udp-thaw".as_ref(),
+        port.as_ref(),
+    ];
+    let open = Input {
+        bytes: b"",
+        eof: false,
+    };
+    let mut vk = background_fed(&args, dir.clone(), open);
+    vk.read_until("queued");
+    vk.signal(libc::SIGUSR2);
+    let (status, _, err) = vk.finish();
+    assert_eq!(status, 0, "{err}");
+    let go = Input {
+        bytes: b"go\n",
+        eof: true,
+    };
+    let (status, out, err) = thaw_fed(&target, &dir.join("next.elf"), go).finish();
+    assert_eq!(status, 0, "{err}");
+    let want = format!(
+        "kept ping from 10.0.2.2:{port}\ngot pong from 10.0.2.2:{port}\nrx grew by the echo\n"
+    );
+    assert_eq!(out, want, "{err}");
 }
 
 /// A connection to a host server cannot be saved: after the thaw, the guest's read

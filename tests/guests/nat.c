@@ -11,6 +11,9 @@
  *                  waits in read (a checkpoint here; after a thaw the read fails)
  *   -flood PORT N  opens up to N connections, printing how many and the error
  *   -udp PORT      datagrams to a UDP echo server, unconnected and connected
+ *   -udp-thaw PORT a datagram out and its echo queued, vke0's received bytes, then a
+ *                  line read from stdin (a checkpoint and thaw here); then the queued
+ *                  echo, another round trip, and the bytes again
  *   -resolve NAME  getaddrinfo through /etc/resolv.conf
  */
 #include "posix.h"
@@ -193,6 +196,39 @@ static void udp(void) {
     close(s);
 }
 
+/* vke0's received bytes, from /proc/net/dev. */
+static long long vke0_rx(void) {
+    char buf[4096];
+    ssize_t n = vk_read_file("/proc/net/dev", buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    char *line = strstr(buf, "vke0:");
+    CHECK(line != NULL, "vke0 in /proc/net/dev");
+    return line ? atoll(line + 5) : -1;
+}
+
+static void udp_thaw(void) {
+    struct sockaddr_in to = gateway(port_arg());
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK(sendto(s, "ping", 4, 0, (struct sockaddr *)&to, sizeof to) == 4, "sendto");
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    CHECK(poll(&p, 1, 10000) == 1, "the echo came");
+    long long before = vke0_rx();
+    printf("queued\n");
+    fflush(stdout);
+    char line[64];
+    CHECK(read(0, line, sizeof line) > 0, "a line on stdin");
+    char buf[64];
+    struct sockaddr_in from;
+    socklen_t len = sizeof from;
+    ssize_t n = recvfrom(s, buf, sizeof buf - 1, MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+    buf[n > 0 ? n : 0] = 0;
+    printf("kept %s from %s\n", buf, show(&from));
+    udp_round(s, &to, "pong");
+    long long after = vke0_rx();
+    printf("rx grew by %s\n", after >= before + 4 ? "the echo" : "less");
+    close(s);
+}
+
 static void resolve(void) {
     CHECK(vk_argc > 2, "a name");
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
@@ -207,7 +243,7 @@ static void resolve(void) {
 
 static const struct vk_mode modes[] = {
     {"-echo", echo},   {"-refused", refused}, {"-reset", reset},     {"-flood", flood},
-    {"-udp", udp},     {"-resolve", resolve}, {NULL, NULL},
+    {"-udp", udp},     {"-udp-thaw", udp_thaw}, {"-resolve", resolve}, {NULL, NULL},
 };
 
 int main(int argc, char **argv) { return vk_main("nat", modes, argc, argv); }

@@ -117,6 +117,13 @@ pub fn accept(port: u16) -> Result<Option<(HostSocket, SocketAddr)>, Errno> {
     Ok(None)
 }
 
+/// Resets every host connection waiting for guest port `port`.
+pub fn refuse(port: u16) {
+    while let Ok(Some((c, _))) = accept(port) {
+        c.abort_on_close();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -253,10 +253,14 @@ impl TcpSocket {
 }
 
 /// The pump saw a connection come to published guest port `port`: the listeners
-/// there look.
+/// there look. With none, it is reset, as Linux answers a SYN to a closed port (the
+/// host client would otherwise wait in the host's backlog for a listener).
 pub fn published_ready(port: u16) {
     let ip = nat::guest_ip();
     let listeners = super::PORTS.lock().lookup_best(port, &ip, |e| e.listening);
+    if listeners.is_empty() {
+        publish::refuse(port);
+    }
     for l in listeners {
         l.input_event();
     }
