@@ -60,6 +60,9 @@ const GUESTS: &[(&str, &str)] = &[
     ("dirty", include_str!("../../guests/dirty.c")),
 ];
 
+/// Headers the guests include, written beside them.
+const HEADERS: &[(&str, &str)] = &[("bench.h", include_str!("../../guests/bench.h"))];
+
 #[derive(Parser, Debug)]
 #[command(about = "Run each benchmark natively and under vkernel and print a table")]
 struct Cli {
@@ -857,6 +860,9 @@ fn check_status(out: std::process::Output, what: &str) -> Result<()> {
 fn prepare(cli: &Cli, dir: &Path) -> Result<Ctx> {
     let guests = dir.join("guests");
     std::fs::create_dir(&guests)?;
+    for (name, text) in HEADERS {
+        std::fs::write(guests.join(name), text)?;
+    }
     let mut pairs = Vec::new();
     for (name, source) in GUESTS {
         let src = guests.join(format!("{name}.c"));
