@@ -110,3 +110,102 @@ twins!(accept_and_connect_waits_thawed, cc => {
 fn stream_transfer_through_two_thaws() {
     checkpoint_and_thaw(&GUESTS, "unix", Cc::Glibc, "xfer", &[300, 500]);
 }
+
+// /proc/net/unix lists every kind of socket as Linux does (the guest finds each by
+// the inode /proc/self/fd/N names): flags, type, state, path and reference count,
+// and a closed socket no longer. Num is a hidden pointer: zeros, as Linux's with
+// kptr_restrict.
+twins!(proc_net_unix_lists_sockets, cc => {
+    let vk = GUESTS.check("unix", cc, "procnet");
+    assert_eq!(value(&vk, "nonzero-num"), "0");
+});
+
+// After a checkpoint and a thaw /proc/net/unix lists the same sockets, by the same
+// inodes, in the same states.
+twins!(proc_net_unix_thawed, cc => {
+    let listed = Stage {
+        input: Input::NONE,
+        stop: Some(Stop::Line("listed; waiting")),
+    };
+    let end = Stage {
+        input: Input::NONE,
+        stop: None,
+    };
+    chain(&GUESTS, "unix", cc, "procnet-thaw", &[listed, end]);
+});
+
+/// busybox netstat -ax and -x over /proc/net/unix, while the guest's procnet-thaw
+/// mode holds its sockets: every row, its inode named by the guest's fd whose
+/// /proc link says socket:[that inode] (the connection not accepted yet has none),
+/// in the order the sockets were made; -x leaves the listeners out.
+#[test]
+fn busybox_netstat_lists_unix_sockets() {
+    let script = "/bin/unix-musl procnet-thaw | { \
+                  while read -r l && [ \"$l\" != 'listed; waiting' ]; do :; done; \
+                  echo \"== pid $(pidof unix-musl)\"; ls -l /proc/$(pidof unix-musl)/fd; \
+                  echo '== -ax'; netstat -ax; echo '== -x'; netstat -x; cat >/dev/null; }";
+    let vk = Vk::boot(&GUESTS.image(), &[], &["/bin/busybox", "sh", "-c", script])
+        .timeout(GUEST_TIMEOUT)
+        .run();
+    vk.assert_status(0);
+    let ax = netstat_rows(&vk.stdout, "-ax");
+    let expected = [
+        "unix 2 [ ACC ] STREAM LISTENING fd3 DIR/listen",
+        "unix 3 [ ] STREAM CONNECTED fd4",
+        "unix 3 [ ] STREAM CONNECTED fd5 DIR/listen",
+        "unix 3 [ ] STREAM CONNECTED fd6",
+        "unix 3 [ ] STREAM CONNECTING 0 DIR/listen",
+        "unix 2 [ ACC ] SEQPACKET LISTENING fd7 @vk-PID-pn@x",
+        "unix 3 [ ] STREAM CONNECTED fd8",
+        "unix 3 [ ] STREAM CONNECTED fd9",
+        "unix 3 [ ] DGRAM CONNECTED fd10 DIR/dgram",
+        "unix 2 [ ] DGRAM CONNECTED fd11",
+        "unix 2 [ ] DGRAM fd12",
+    ];
+    assert_eq!(ax, expected, "netstat -ax:\n{}", vk.stdout);
+    let servers = |r: &&String| r.contains("LISTENING");
+    let without: Vec<&String> = ax.iter().filter(|r| !servers(r)).collect();
+    let x = netstat_rows(&vk.stdout, "-x");
+    assert_eq!(
+        x.iter().collect::<Vec<_>>(),
+        without,
+        "netstat -x:\n{}",
+        vk.stdout
+    );
+}
+
+/// The socket rows of the netstat run printed after "== `which`", words single-spaced,
+/// each inode replaced by the guest's fd that names it, the guest's directory by DIR
+/// and its pid by PID.
+fn netstat_rows(out: &str, which: &str) -> Vec<String> {
+    let mut lines = out.lines();
+    let pid = lines
+        .find_map(|l| l.strip_prefix("== pid "))
+        .expect("the guest's pid");
+    let fds: Vec<(String, String)> = lines
+        .by_ref()
+        .take_while(|l| !l.starts_with("== "))
+        .filter_map(|l| {
+            let (fd, ino) = l.split_once(" -> socket:[")?;
+            let fd = fd.rsplit(' ').next()?;
+            Some((ino.trim_end_matches(']').to_string(), format!("fd{fd}")))
+        })
+        .collect();
+    let header = format!("== {which}");
+    let word = |w: &str| {
+        if let Some((_, fd)) = fds.iter().find(|(ino, _)| ino == w) {
+            return fd.clone();
+        }
+        match w.strip_prefix("/tmp/vkt-") {
+            Some(rest) => format!("DIR{}", &rest[rest.find('/').unwrap_or(0)..]),
+            None => w.replace(&format!("@vk-{pid}-"), "@vk-PID-"),
+        }
+    };
+    out.lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| !l.starts_with("== "))
+        .filter(|l| l.starts_with("unix "))
+        .map(|l| l.split_whitespace().map(word).collect::<Vec<_>>().join(" "))
+        .collect()
+}

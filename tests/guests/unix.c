@@ -47,6 +47,12 @@
  *   errors     bad families, types, protocols, flags, address lengths; ENOTSOCK,
  *              EBADF, EINVAL, EOPNOTSUPP, EMSGSIZE; open() of a socket node is ENXIO;
  *              MSG_OOB is a "value" line (vkernel does not have it)
+ *   procnet    /proc/net/unix: a path listener with an accepted connection and one
+ *              not accepted (no inode, SS_CONNECTING), an abstract seqpacket
+ *              listener with a NUL in its name, a stream pair, a bound datagram
+ *              socket and one connected to it (both established), a plain one; each
+ *              found by the inode /proc/self/fd/N names, its columns printed (Num as
+ *              a "value": hidden under vkernel); a closed socket is not listed
  * Modes for checkpoint tests (they sleep where the test checkpoints):
  *   xfer       a child streams 6 MiB through a path socket in 1 MiB writes, the
  *              parent reads it in 64 KiB MSG_WAITALL reads with short sleeps and
@@ -59,6 +65,7 @@
  *              received after the checkpoint
  *   blocked    a server waits in accept and a client in connect (a full backlog)
  *              across the checkpoint
+ *   procnet-thaw  procnet's sockets listed, then again after the checkpoint
  */
 #include "posix.h"
 
@@ -1363,6 +1370,167 @@ static void blocked(void) {
     vk_rmtree(dir);
 }
 
+/* ---- /proc/net/unix -------------------------------------------------------------- */
+
+/* One line of /proc/net/unix, its path as Linux prints it ("" for none). */
+struct unix_line {
+    char num[32], path[160];
+    unsigned refs, proto, flags, type, st;
+    unsigned long ino;
+};
+
+static struct {
+    const char *dir;
+    char pid[16];
+    int nonzero_num;
+} pn;
+
+/* The socket inode /proc/self/fd/N names (socket:[ino]); 0 if it names none. */
+static unsigned long fd_ino(int fd) {
+    char path[64], link[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    unsigned long ino = 0;
+    CHECK(sscanf(link, "socket:[%lu]", &ino) == 1, "%s is %s", path, link);
+    return ino;
+}
+
+/* Parses one line after the header; 1 if it has every column. */
+static int parse_unix_line(const char *text, struct unix_line *l) {
+    int end = 0;
+    memset(l, 0, sizeof *l);
+    if (sscanf(text, "%31s %x %x %x %x %x %lu%n", l->num, &l->refs, &l->proto, &l->flags, &l->type,
+               &l->st, &l->ino, &end) != 7)
+        return 0;
+    if (text[end] == ' ')
+        snprintf(l->path, sizeof l->path, "%s", text + end + 1);
+    return 1;
+}
+
+/* The line of the socket with inode `ino`, or (ino 0) of the first socket without
+ * a file named `path`; 0 if /proc/net/unix lists none. */
+static int find_unix_line(unsigned long ino, const char *path, struct unix_line *out) {
+    FILE *f = fopen("/proc/net/unix", "r");
+    CHECK(f != NULL, "open /proc/net/unix");
+    if (!f)
+        return 0;
+    char text[512];
+    int found = 0;
+    CHECK(fgets(text, sizeof text, f) != NULL &&
+              strcmp(text, "Num       RefCount Protocol Flags    Type St Inode Path\n") == 0,
+          "the header");
+    while (!found && fgets(text, sizeof text, f)) {
+        text[strcspn(text, "\n")] = 0;
+        found = parse_unix_line(text, out) && out->ino == ino &&
+                (ino != 0 || strcmp(out->path, path) == 0);
+    }
+    fclose(f);
+    return found;
+}
+
+/* A listed path with the run's own parts (the directory, the pid) named. */
+static const char *norm_path(const char *path) {
+    static char buf[160];
+    size_t dl = strlen(pn.dir);
+    const char *pid = strstr(path, pn.pid);
+    if (strncmp(path, pn.dir, dl) == 0)
+        snprintf(buf, sizeof buf, "DIR%s", path + dl);
+    else if (pid)
+        snprintf(buf, sizeof buf, "%.*sPID%s", (int)(pid - path), path, pid + strlen(pn.pid));
+    else
+        snprintf(buf, sizeof buf, "%s", path);
+    return buf;
+}
+
+/* What /proc/net/unix says of a socket: by its fd's inode, or (fd -1) the
+ * connection at `path` that no file holds yet (inode 0). */
+static void show_unix(const char *what, int fd, const char *path) {
+    struct unix_line l;
+    if (!find_unix_line(fd >= 0 ? fd_ino(fd) : 0, path, &l)) {
+        printf("%s: not listed\n", what);
+        return;
+    }
+    pn.nonzero_num += strcmp(l.num, "0000000000000000:") != 0;
+    printf("%s: refs %u protocol %u flags %05X type %u st %u path '%s'\n", what, l.refs, l.proto,
+           l.flags, l.type, l.st, norm_path(l.path));
+}
+
+/* The sockets procnet lists: a path listener with an accepted connection and one
+ * waiting, an abstract seqpacket listener (a NUL inside its name), a stream
+ * socketpair, a bound datagram socket and an unbound one connected to it, and a
+ * plain unbound one. */
+enum { PN_L, PN_C1, PN_A1, PN_C2, PN_AL, PN_P0, PN_P1, PN_D, PN_U, PN_FREE, PN_N };
+static int pn_fd[PN_N];
+static const char *const pn_what[PN_N] = {
+    "path listener",     "accepted's client", "accepted",       "waiting client",
+    "abstract listener", "pair end 0",        "pair end 1",     "bound datagram",
+    "connected datagram", "plain datagram",
+};
+
+static void procnet_sockets(void) {
+    pn.dir = vk_tmpdir();
+    snprintf(pn.pid, sizeof pn.pid, "%d", (int)getpid());
+    const char *path = vk_join(pn.dir, "listen"), *dpath = vk_join(pn.dir, "dgram");
+    pn_fd[PN_L] = listener(path, 5);
+    pn_fd[PN_C1] = connect_to(path, SOCK_STREAM);
+    pn_fd[PN_A1] = accept(pn_fd[PN_L], NULL, NULL);
+    pn_fd[PN_C2] = connect_to(path, SOCK_STREAM);
+    struct sockaddr_un a;
+    socklen_t len = abstract_addr(&a, "pn");
+    /* "\0vk-<pid>-pn\0x": a NUL inside the name too. */
+    a.sun_path[len - SUN_OFF + 1] = 'x';
+    len += 2;
+    pn_fd[PN_AL] = sock(SOCK_SEQPACKET);
+    CHECK(bind(pn_fd[PN_AL], (struct sockaddr *)&a, len) == 0 && listen(pn_fd[PN_AL], 2) == 0,
+          "abstract listener");
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pn_fd + PN_P0) == 0, "socketpair");
+    pn_fd[PN_D] = sock(SOCK_DGRAM);
+    len = path_addr(&a, dpath);
+    CHECK(bind(pn_fd[PN_D], (struct sockaddr *)&a, len) == 0, "bind datagram");
+    pn_fd[PN_U] = sock(SOCK_DGRAM);
+    CHECK(connect(pn_fd[PN_U], (struct sockaddr *)&a, len) == 0, "connect datagram");
+    pn_fd[PN_FREE] = sock(SOCK_DGRAM);
+    for (int i = 0; i < PN_N; i++)
+        CHECK(pn_fd[i] >= 0, "%s", pn_what[i]);
+}
+
+static void procnet_show(void) {
+    pn.nonzero_num = 0;
+    for (int i = 0; i < PN_N; i++)
+        show_unix(pn_what[i], pn_fd[i], "");
+    show_unix("the waiting connection", -1, vk_join(pn.dir, "listen"));
+    printf("value nonzero-num %d\n", pn.nonzero_num);
+}
+
+static void procnet_close(void) {
+    for (int i = 0; i < PN_N; i++)
+        close(pn_fd[i]);
+    vk_rmtree(pn.dir);
+}
+
+static void procnet(void) {
+    procnet_sockets();
+    procnet_show();
+    int plain = pn_fd[PN_FREE];
+    unsigned long ino = fd_ino(plain);
+    struct unix_line l;
+    close(plain);
+    printf("closed: listed %d\n", find_unix_line(ino, "", &l));
+    pn_fd[PN_FREE] = -1;
+    procnet_close();
+}
+
+static void procnet_thaw(void) {
+    procnet_sockets();
+    procnet_show();
+    printf("listed; waiting\n");
+    fflush(stdout);
+    vk_msleep(1000);
+    procnet_show();
+    procnet_close();
+}
+
 /* Connections until the descriptor table is full: EMFILE for the next connect and
  * accept; the waiting connections can all be accepted afterwards. */
 static void flood(void) {
@@ -1400,7 +1568,8 @@ static const struct vk_mode modes[] = {
     {"big", big},           {"dgram", dgram},         {"seqpacket", seqpacket}, {"rights", rights},
     {"creds", creds},       {"options", options},     {"wait", wait_},        {"errors", errors},
     {"xfer", xfer},         {"pending", pending},     {"dgrams", dgrams},     {"inflight", inflight},
-    {"blocked", blocked},   {"flood", flood},         {NULL, NULL},
+    {"blocked", blocked},   {"flood", flood},         {"procnet", procnet},   {"procnet-thaw", procnet_thaw},
+    {NULL, NULL},
 };
 
 int main(int argc, char **argv) { return vk_main("unix", modes, argc, argv); }

@@ -71,6 +71,8 @@ pub enum Global {
     NetTcp6,
     NetUdp,
     NetUdp6,
+    /// /proc/net/unix.
+    NetUnix,
 }
 
 /// Whose directory a node is in: /proc/<pid> (no tid) or /proc/<pid>/task/<tid>,
@@ -294,6 +296,7 @@ fn children(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<(String, ProcNod
             ("tcp6", Global::NetTcp6),
             ("udp", Global::NetUdp),
             ("udp6", Global::NetUdp6),
+            ("unix", Global::NetUnix),
         ]
         .map(|(n, g)| (n.to_string(), ProcNode::Global(g)))
         .to_vec(),
@@ -355,7 +358,7 @@ pub fn content(node: &ProcNode, view: &dyn ProcView) -> Result<Vec<u8>, Errno> {
             }
             Ok(pid_file(&info, w.tid.unwrap_or(w.pid), *f))
         }
-        ProcNode::Global(g) => Ok(global(*g, view).into_bytes()),
+        ProcNode::Global(g) => Ok(global(*g, view)),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -420,8 +423,10 @@ fn stat_line(i: &ProcInfo, tid: i32, comm: &str) -> String {
     f.join(" ") + "\n"
 }
 
-fn global(g: Global, view: &dyn ProcView) -> String {
-    match g {
+/// A file of /proc or /proc/net (text, but for the socket names of /proc/net/unix,
+/// which are bytes).
+fn global(g: Global, view: &dyn ProcView) -> Vec<u8> {
+    let text = match g {
         Global::Meminfo => {
             let (total, free) = view.meminfo();
             format!(
@@ -455,7 +460,9 @@ fn global(g: Global, view: &dyn ProcView) -> String {
         Global::NetTcp6 => inet_table(ProcNet::Tcp6),
         Global::NetUdp => inet_table(ProcNet::Udp),
         Global::NetUdp6 => inet_table(ProcNet::Udp6),
-    }
+        Global::NetUnix => return crate::net::unix::proc_net_unix(),
+    };
+    text.into_bytes()
 }
 
 /// /proc/stat: CPU time lines (the guest's view: everything not yet charged to a

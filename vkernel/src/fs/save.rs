@@ -807,7 +807,10 @@ fn new_file(
             FileKind::SignalFd(sfd)
         }
         SavedKind::Epoll(_) => FileKind::Epoll(Epoll::new()),
-        SavedKind::Socket(i) => FileKind::Socket(sockets[*i].clone()),
+        SavedKind::Socket(i) => {
+            sockets[*i].common().set_ino(inodes[s.inode].ino);
+            FileKind::Socket(sockets[*i].clone())
+        }
     };
     Ok(OpenFile::restored(
         inodes[s.inode].clone(),

@@ -86,10 +86,12 @@ fn unix_type(ty: i32) -> Result<SockType, Errno> {
 }
 
 /// Every socket's file has an inode of its own on sockfs (fstat shows a socket;
-/// /proc/<pid>/fd/N says socket:[ino]).
-pub fn socket_inode() -> Arc<Inode> {
+/// /proc/<pid>/fd/N says socket:[ino]); the socket keeps its number (for /proc/net).
+pub fn socket_inode(s: &dyn Socket) -> Arc<Inode> {
     let st = InodeState::new(S_IFSOCK | 0o777, 0, 0, Body::Special);
-    Inode::new(next_ino(), DEV_SOCKFS, st)
+    let inode = Inode::new(next_ino(), DEV_SOCKFS, st);
+    s.common().set_ino(inode.ino);
+    inode
 }
 
 /// st_dev of sockfs (0:8, what Linux shows).

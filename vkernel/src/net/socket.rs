@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -341,11 +342,24 @@ const FLAG_OPTS: [i32; 10] = [
 #[derive(Debug, Default)]
 pub struct Common {
     opts: Mutex<Opts>,
+    /// The inode number of the socket's file (/proc/<pid>/fd/N says socket:[ino]);
+    /// 0 while no file holds it (a connection not accepted yet), as Linux's
+    /// sock_i_ino.
+    ino: AtomicU64,
 }
 
 impl Common {
     pub fn opts(&self) -> MutexGuard<'_, Opts> {
         self.opts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn ino(&self) -> u64 {
+        self.ino.load(Ordering::SeqCst)
+    }
+
+    /// The socket's file is made (or restored) with the inode numbered `ino`.
+    pub fn set_ino(&self, ino: u64) {
+        self.ino.store(ino, Ordering::SeqCst);
     }
 
     pub fn restore(&self, o: Opts) {

@@ -1,6 +1,6 @@
 //! AF_UNIX sockets: stream, datagram and seqpacket, with Linux's connection rules.
 //! Names live in names.rs, data (with SCM_RIGHTS and SCM_CREDENTIALS) in io.rs, saved
-//! forms in save.rs.
+//! forms in save.rs, the table of live sockets (and /proc/net/unix) in table.rs.
 //!
 //! A connect makes the server's end at once (the "embryo") and queues it on the
 //! listener, so the client may write before the server accepts, as on Linux.
@@ -14,6 +14,7 @@
 mod io;
 mod names;
 mod save;
+mod table;
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -33,17 +34,12 @@ use crate::fs::inode::Inode;
 use crate::sched::WaitQueue;
 use io::Msg;
 pub use save::{restore, SavedUnix};
+pub use table::proc_net_unix;
 
 /// sk_shutdown bits: no more receiving, no more sending.
 const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
 const SHUTDOWN_MASK: u8 = 3;
-
-/// How many AF_UNIX sockets may exist at once (pending connections included); more is
-/// ENFILE. Linux allows twice its file limit; this bounds what a flood of connections
-/// can make the kernel hold. No socket holds a host descriptor.
-const MAX_SOCKETS: usize = 65536;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 pub struct UnixSocket {
     ty: SockType,
@@ -56,8 +52,8 @@ pub struct UnixSocket {
     /// Released: its last open file is gone (readable without the state lock, for
     /// the name table).
     closed: AtomicBool,
-    /// Counted in `LIVE` (until released).
-    counted: AtomicBool,
+    /// Its key in the table of live sockets (table.rs) while it is there, else 0.
+    key: AtomicU64,
     /// The send buffer in use: what this socket queued at receivers that is not read
     /// yet, each message with its overhead (Linux's sk_wmem_alloc).
     wmem: AtomicUsize,
@@ -140,7 +136,8 @@ impl UnixSocket {
         Ok((a, b))
     }
 
-    /// A socket with nothing in it, not counted as live (restore counts it).
+    /// A socket with nothing in it, not in the table of live sockets (restore enters
+    /// it).
     pub fn bare(ty: SockType) -> Arc<UnixSocket> {
         let st = State {
             addr: None,
@@ -162,7 +159,7 @@ impl UnixSocket {
             st: Mutex::new(st),
             wq: WaitQueue::default(),
             closed: AtomicBool::new(false),
-            counted: AtomicBool::new(false),
+            key: AtomicU64::new(0),
             wmem: AtomicUsize::new(0),
             ins: AtomicU64::new(0),
             outs: AtomicU64::new(0),
@@ -362,9 +359,12 @@ impl UnixSocket {
         st.peer.as_ref().is_none_or(|p| Arc::ptr_eq(p, sender))
     }
 
-    /// Changes a datagram socket's peer. Leaving one drops what is queued here (it
-    /// may have come from the old peer), and if that peer was connected back to us,
-    /// it learns of it (ECONNRESET), as Linux's unix_dgram_disconnected.
+    /// Changes a datagram socket's peer. A datagram socket is `Connected` as Linux's
+    /// is TCP_ESTABLISHED (what /proc/net/unix shows): with a peer, and as the peer
+    /// of another, until that one leaves it while it has no peer of its own. Leaving
+    /// a peer drops what is queued here (it may have come from the old peer), and if
+    /// that peer was connected back to us, it learns of it (ECONNRESET), as Linux's
+    /// unix_dgram_disconnected.
     fn set_dgram_peer(&self, new: Option<Arc<UnixSocket>>) {
         let (old, dropped) = {
             let mut st = self.lock();
@@ -384,16 +384,32 @@ impl UnixSocket {
             };
             (old.filter(|_| changed), dropped)
         };
-        if let (Some(old), false) = (old, dropped.is_empty()) {
-            let mut o = old.lock();
-            let back_to_us = o.peer.as_ref().is_some_and(|p| std::ptr::eq(&**p, self));
-            if back_to_us && !old.is_closed() {
-                o.err = Some(Errno::ECONNRESET);
-            }
-            drop(o);
-            old.input_event();
+        if let Some(n) = &new {
+            n.lock().conn = Conn::Connected;
+        }
+        if let Some(old) = old {
+            self.left(&old, !dropped.is_empty());
         }
         io::discard(dropped);
+    }
+
+    /// We stopped sending to `old` by default: it is no longer established unless it
+    /// has a peer itself, and if we `dropped` messages while it was connected back
+    /// to us, it is reset.
+    fn left(&self, old: &UnixSocket, dropped: bool) {
+        let mut o = old.lock();
+        if o.peer.is_none() {
+            o.conn = Conn::Unconnected;
+        }
+        if !dropped {
+            return;
+        }
+        let back_to_us = o.peer.as_ref().is_some_and(|p| std::ptr::eq(&**p, self));
+        if back_to_us && !old.is_closed() {
+            o.err = Some(Errno::ECONNRESET);
+        }
+        drop(o);
+        old.input_event();
     }
 
     /// Ends a socket: its last open file went away, or (for an `embryo`) its listener
@@ -403,9 +419,7 @@ impl UnixSocket {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        if self.counted.swap(false, Ordering::SeqCst) {
-            LIVE.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.unclaim();
         let (peer, queue, pending, name) = {
             let mut st = self.lock();
             st.shutdown = SHUTDOWN_MASK;
@@ -495,18 +509,6 @@ impl UnixSocket {
             mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
         }
         mask
-    }
-}
-
-impl UnixSocket {
-    /// Counts this socket among the live ones (ENFILE past the limit).
-    fn claim(&self) -> Result<(), Errno> {
-        if LIVE.fetch_add(1, Ordering::SeqCst) >= MAX_SOCKETS {
-            LIVE.fetch_sub(1, Ordering::SeqCst);
-            return Err(Errno::ENFILE);
-        }
-        self.counted.store(true, Ordering::SeqCst);
-        Ok(())
     }
 }
 

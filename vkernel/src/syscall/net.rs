@@ -163,7 +163,7 @@ fn write_addr(t: &Task, addr: u64, lenptr: u64, bytes: &[u8]) -> Result<(), Errn
 
 /// The open file of a new socket: O_RDWR, with its own sockfs inode.
 fn socket_file(s: Arc<dyn Socket>, nonblock: bool) -> Arc<OpenFile> {
-    let inode = net::socket_inode();
+    let inode = net::socket_inode(&*s);
     let path = format!("socket:[{}]", inode.ino).into_bytes();
     let flags = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
     OpenFile::new(inode, path, FileKind::Socket(s), flags)

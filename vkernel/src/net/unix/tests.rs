@@ -56,7 +56,7 @@ fn raw(name: &[u8]) -> Vec<u8> {
 
 fn file(s: Arc<dyn Socket>) -> Arc<OpenFile> {
     OpenFile::new(
-        net::socket_inode(),
+        net::socket_inode(&*s),
         b"socket:[1]".to_vec(),
         FileKind::Socket(s),
         O_RDWR,
@@ -178,6 +178,10 @@ fn sockets_round_trip_through_a_checkpoint() {
     );
     let s = |i: usize| sock(&files[i]);
     assert_eq!(s(1).unsent(), unsent, "send buffers are charged again");
+    for f in &files {
+        let ino = f.inode.ino;
+        assert!(proc_line(ino).is_some(), "thawed socket {ino} is listed");
+    }
 
     // The pending connection: accepted now, with what the client wrote before.
     let e = s(0).accept(&now()).unwrap();
@@ -315,4 +319,39 @@ fn a_long_chain_of_sockets_in_flight_is_let_go_without_recursion() {
     }
     // The last second end holds everything: letting it go unwinds the whole chain.
     drop(carried);
+}
+
+/// The /proc/net/unix line of the socket whose file has inode `ino`.
+fn proc_line(ino: u64) -> Option<String> {
+    let text = String::from_utf8(proc_net_unix()).unwrap();
+    let ino = ino.to_string();
+    let line = text.lines().find(|l| l.split(' ').nth(6) == Some(&ino));
+    line.map(str::to_string)
+}
+
+#[test]
+fn proc_net_unix_lists_live_sockets_as_linux() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfs = Vfs::boot(&image(dir.path()));
+    let paths = InRoot(&vfs);
+    let c = ctx(&paths);
+    let text = proc_net_unix();
+    assert!(text.starts_with(b"Num       RefCount Protocol Flags    Type St Inode Path\n"));
+    let l = file(UnixSocket::create(SockType::SeqPacket, 0).unwrap());
+    sock(&l).bind(&raw(b"\0proc\0net"), &c).unwrap();
+    sock(&l).listen(1, &c).unwrap();
+    let (a, b) = UnixSocket::pair(SockType::Stream, 0, &c).unwrap();
+    let (fa, fb) = (file(a), file(b));
+    let line = |f: &Arc<OpenFile>| proc_line(f.inode.ino).unwrap_or_default();
+    let ino = l.inode.ino;
+    let want = format!("0000000000000000: 00000002 00000000 00010000 0005 01 {ino} @proc@net");
+    assert_eq!(line(&l), want);
+    let ino = fa.inode.ino;
+    let want = format!("0000000000000000: 00000003 00000000 00000000 0001 03 {ino}");
+    assert_eq!(line(&fa), want);
+    drop((l, fa));
+    assert_eq!(line(&fb).get(18..26), Some("00000002"), "its peer is gone");
+    let ino = fb.inode.ino;
+    drop(fb);
+    assert_eq!(proc_line(ino), None, "released sockets are not listed");
 }
