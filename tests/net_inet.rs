@@ -126,26 +126,29 @@ fn tcp_transfer_through_two_thaws() {
 }
 
 /// busybox httpd serves a page to busybox wget over 127.0.0.1, and netstat (from
-/// /proc/net/tcp) shows the listener with its backlog.
+/// /proc/net/tcp) shows the listener with its backlog; its line's inode is the one
+/// httpd's fd links to (what netstat -p and ss -p match).
 #[test]
 fn busybox_httpd_wget_and_netstat() {
     let image = GUESTS.image();
     let script = "mkdir -p /tmp/www; echo served by httpd > /tmp/www/index.html; \
                   httpd -f -h /tmp/www -p 127.0.0.1:8080 & sleep 0.5; \
                   wget -q -O - http://127.0.0.1:8080/; netstat -tln | tail -n 1; \
+                  awk 'NR == 2 { print \"socket:[\" $10 \"]\" }' /proc/net/tcp; \
+                  readlink /proc/$!/fd/3; \
                   kill $!; wait";
     let vk = Vk::boot(&image, &[], &["/bin/busybox", "sh", "-c", script])
         .timeout(GUEST_TIMEOUT)
         .run();
     vk.assert_status(0);
     let lines: Vec<&str> = vk.stdout.lines().map(str::trim_end).collect();
-    assert_eq!(
-        lines,
-        [
-            "served by httpd",
-            "tcp        0      9 127.0.0.1:8080          0.0.0.0:*               LISTEN"
-        ],
+    let listener = "tcp        0      9 127.0.0.1:8080          0.0.0.0:*               LISTEN";
+    assert_eq!(lines.len(), 4, "{}", vk.stdout);
+    assert_eq!(lines[..2], ["served by httpd", listener]);
+    assert!(
+        lines[2].starts_with("socket:[") && lines[2] != "socket:[0]",
         "{}",
         vk.stdout
     );
+    assert_eq!(lines[2], lines[3], "{}", vk.stdout);
 }

@@ -1,6 +1,7 @@
 //! /proc/net/tcp, tcp6, udp and udp6: the sockets in each port table in Linux's
-//! layout, as netstat and ss read them. Unknown here, so zero: the owner's uid and
-//! the socket's inode (netstat -p finds no process), timers and congestion figures.
+//! layout, as netstat and ss read them, with each socket's inode (netstat -p finds
+//! the process holding it). Unknown here, so zero: the owner's uid, timers and
+//! congestion figures.
 
 use std::fmt::Write;
 use std::net::Ipv6Addr;
@@ -145,7 +146,7 @@ fn tcp_table(fam: Family) -> String {
             endpoint(fam, remote),
             0,
             0,
-            0,
+            s.common.ino(),
             0
         );
         match fam {
@@ -176,7 +177,7 @@ fn udp_table(fam: Family) -> String {
             0,
             0,
             0,
-            0,
+            s.common.ino(),
             0
         );
         match fam {
