@@ -17,10 +17,11 @@
  *            than the limit EINVAL, select with n far beyond the table looks only
  *            at the table; rlim_cur > rlim_max EINVAL, an infinite hard limit
  *            EPERM ("value nr_open+1" says what one above fs.nr_open gets)
- *   lower    the limit lowered below open descriptors: they stay usable, new ones
- *            come only from below the limit; limit 0
- *   raise    soft limit 8192: dup2 to 5000, F_DUPFD to 8000, the table filled to
- *            8191, poll of 8192 entries, select on fd 6000, a forked child inherits
+ *   lower    /proc/self/limits shows the limits; the limit lowered below open
+ *            descriptors: they stay usable, new ones come only from below the
+ *            limit; limit 0
+ *   raise    soft limit 8192: dup2 to 5000, F_DUPFD to 8000 ("value fdsize", status's
+ *            FDSize, is the table's size), the table filled to 8191, poll of 8192 entries, select on fd 6000, a forked child inherits
  *            the limit and the descriptors
  * Mode for the checkpoint test (it sleeps where the test checkpoints):
  *   thaw     limit 8192, a pipe at fd 5000 with bytes in it and a file at 7000;
@@ -211,11 +212,26 @@ static void bounds(void) {
     CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "limits back");
 }
 
+/* The line of /proc/self/<file> that starts with `key`, without its newline. */
+static const char *proc_line(const char *file, const char *key) {
+    static char buf[4096];
+    if (vk_read_file(vk_join("/proc/self", file), buf, sizeof buf) < 0)
+        return "(unreadable)";
+    char *l = strstr(buf, key);
+    if (!l)
+        return "(missing)";
+    l[strcspn(l, "\n")] = 0;
+    return l;
+}
+
 static void lower(void) {
     start(64);
-    printf("table filled up to fd %d\n", fill());
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_max = 4096;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "hard limit lowered to 4096");
+    printf("/proc/self/limits: \"%s\"\n", proc_line("limits", "Max open files"));
+    printf("table filled up to fd %d\n", fill());
     rl.rlim_cur = 16;
     printf("lowered to 16 with fds up to 63 open: %d\n", setrlimit(RLIMIT_NOFILE, &rl));
     printf("fd 50 still open: %s\n", fcntl(50, F_GETFD) == 0 ? "yes" : "no");
@@ -242,6 +258,7 @@ static void raise_(void) {
     printf("F_DUPFD from 8000: %d\n", fcntl(0, F_DUPFD, 8000));
     EXPECT_ERR("F_DUPFD from 8192", fcntl(0, F_DUPFD, 8192), EINVAL);
     EXPECT_ERR("dup2 to 8192", dup2(0, 8192), EBADF);
+    printf("value fdsize %s\n", proc_line("status", "FDSize:") + strlen("FDSize:\t"));
     printf("table filled up to fd %d\n", fill());
     EXPECT_ERR("open with the table full", open("/dev/null", O_RDONLY), EMFILE);
 

@@ -519,11 +519,11 @@ impl Process {
         let exec = self.exec_info().clone();
         let cwd = path_of(&self.fs().cwd, root);
         let cred = self.cred();
-        let fds = self
-            .files()
-            .iter()
-            .map(|(fd, e)| (fd, e.file.proc_link()))
-            .collect();
+        let (fds, fd_size) = {
+            let files = self.files();
+            let fds = files.iter().map(|(fd, e)| (fd, e.file.proc_link()));
+            (fds.collect(), files.max_fds())
+        };
         let (maps, vm_bytes, rss_bytes) = crate::mm::maps_text(&self.mm());
         let (ppid, pgid, sid) = {
             let t = self.tree();
@@ -567,6 +567,8 @@ impl Process {
             rss_bytes,
             maps,
             fds,
+            fd_size,
+            limits: self.save_rlimits(),
         }
     }
 }
