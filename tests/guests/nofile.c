@@ -11,7 +11,8 @@
  *            free), socket, socketpair, accept (the connection still waits),
  *            epoll_create1, eventfd, signalfd, timerfd_create; SCM_RIGHTS with one
  *            slot free installs one of three descriptors and sets MSG_CTRUNC, with
- *            none installs nothing
+ *            none installs nothing; TIOCGPTPEER in a session leader (which gains
+ *            no controlling terminal)
  *   bounds   dup2/dup3 at or above the limit EBADF (dup2 of an fd onto itself
  *            still works), F_DUPFD from the limit EINVAL; poll with more entries
  *            than the limit EINVAL, select with n far beyond the table looks only
@@ -32,11 +33,16 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER 0x5441
+#endif
 
 /* Closes everything inherited above stderr and sets the soft limit to `soft` and the
  * hard one to at least `soft`. */
@@ -143,6 +149,25 @@ static void every_allocator_fails(const char *dir, int listener) {
     EXPECT_ERR("timerfd_create", timerfd_create(CLOCK_MONOTONIC, 0), EMFILE);
 }
 
+/* A session leader without a controlling terminal, its table full: TIOCGPTPEER
+ * (without O_NOCTTY, which would make the slave its terminal) fails first, so it
+ * still has none afterwards. */
+static void pty_peer(void) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0, "a pty");
+    pid_t pid = vk_fork();
+    if (pid == 0) {
+        CHECK(setsid() > 0, "setsid");
+        fill();
+        EXPECT_ERR("TIOCGPTPEER", ioctl(m, TIOCGPTPEER, O_RDWR), EMFILE);
+        close(20);
+        EXPECT_ERR("then /dev/tty", open("/dev/tty", O_RDWR), ENXIO);
+        vk_exit(vk_failures);
+    }
+    vk_reap_ok(pid, "a session leader with a full table");
+    close(m);
+}
+
 static void full(void) {
     start(64);
     const char *dir = vk_tmpdir();
@@ -166,6 +191,11 @@ static void full(void) {
     receive_three(sv[1], "with the table full");
     close(l);
     close(client);
+    close(sv[0]);
+    close(sv[1]);
+    for (int fd = 3; fd < 64; fd++)
+        close(fd);
+    pty_peer();
     vk_rmtree(dir);
 }
 
