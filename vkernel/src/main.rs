@@ -27,7 +27,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::fs::inode::Inode;
-use crate::fs::{Cred, FdEntry, FdTable, FileKind, OpenFile};
+use crate::fs::{fdtable, Cred, FdEntry, FdTable, FileKind, OpenFile};
 use crate::kernel::{Kernel, Options};
 use crate::mm::Vmspace;
 use crate::process::{ExitStatus, FsState, Process, Shared, Thread, Tree};
@@ -565,13 +565,11 @@ fn console_fds(k: &Kernel) -> FdTable {
         rw,
     );
     for (fd, file) in [(0, &console), (1, &console), (2, &errors)] {
-        let _ = files.install_at(
-            fd,
-            FdEntry {
-                file: file.clone(),
-                cloexec: false,
-            },
-        );
+        let e = FdEntry {
+            file: file.clone(),
+            cloexec: false,
+        };
+        let _ = files.install_at(fd, e, fdtable::NR_OPEN);
     }
     files
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fs::fdtable::{Files, NR_OPEN};
 use crate::fs::inode::Inode;
 use crate::fs::procfs::ProcInfo;
 use crate::fs::{path_of, Cred, FdTable};
@@ -467,8 +468,17 @@ impl Process {
         self.mm.lock()
     }
 
-    pub fn files(&self) -> SharedGuard<FdTable> {
-        self.files.lock()
+    /// The descriptor table, with this process's RLIMIT_NOFILE for what it allocates.
+    pub fn files(&self) -> Files {
+        let limit = self.nofile();
+        Files::new(self.files.lock(), limit)
+    }
+
+    /// The soft RLIMIT_NOFILE as a descriptor bound (setrlimit keeps it within NR_OPEN;
+    /// the clamp only guards the conversion).
+    pub fn nofile(&self) -> usize {
+        let soft = self.rlimits()[libc::RLIMIT_NOFILE as usize].rlim_cur;
+        usize::try_from(soft).map_or(NR_OPEN, |n| n.min(NR_OPEN))
     }
 
     pub fn fs(&self) -> SharedGuard<FsState> {
@@ -509,11 +519,11 @@ impl Process {
         let exec = self.exec_info().clone();
         let cwd = path_of(&self.fs().cwd, root);
         let cred = self.cred();
-        let fds = self
-            .files()
-            .iter()
-            .map(|(fd, e)| (fd, e.file.proc_link()))
-            .collect();
+        let (fds, fd_size) = {
+            let files = self.files();
+            let fds = files.iter().map(|(fd, e)| (fd, e.file.proc_link()));
+            (fds.collect(), files.max_fds())
+        };
         let (maps, vm_bytes, rss_bytes) = crate::mm::maps_text(&self.mm());
         let (ppid, pgid, sid) = {
             let t = self.tree();
@@ -557,6 +567,8 @@ impl Process {
             rss_bytes,
             maps,
             fds,
+            fd_size,
+            limits: self.save_rlimits(),
         }
     }
 }
@@ -759,5 +771,31 @@ mod tests {
         assert_eq!(q.rlimits()[libc::RLIMIT_NOFILE as usize].rlim_cur, 256);
         assert_eq!(q.save_rlimits(), p.save_rlimits());
         assert!(q.restore_sigactions(vec![q.sigactions()[0]; 63]).is_err());
+    }
+
+    #[test]
+    fn the_fd_table_allocates_below_the_callers_soft_nofile_limit() {
+        use crate::fs::file::{FileKind, OpenFile};
+        use nix::errno::Errno;
+        let file = || {
+            OpenFile::new(
+                crate::fs::pipe::pipe_inode(),
+                b"f".to_vec(),
+                FileKind::Path,
+                0,
+            )
+        };
+        let p = process();
+        p.rlimits()[libc::RLIMIT_NOFILE as usize].rlim_cur = 2;
+        let mut files = p.files();
+        assert_eq!(files.limit(), 2);
+        assert_eq!(files.install(file(), false, 0), Ok(0));
+        assert_eq!(files.install(file(), false, 0), Ok(1));
+        assert_eq!(files.install(file(), false, 0), Err(Errno::EMFILE));
+        assert_eq!(files.room(), Err(Errno::EMFILE));
+        drop(files);
+        // Past fs.nr_open only through a corrupt image; the table still stops there.
+        p.rlimits()[libc::RLIMIT_NOFILE as usize].rlim_cur = libc::RLIM64_INFINITY;
+        assert_eq!(p.nofile(), NR_OPEN);
     }
 }

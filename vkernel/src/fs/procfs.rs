@@ -29,6 +29,10 @@ pub struct ProcInfo {
     pub rss_bytes: u64,
     pub maps: String,
     pub fds: Vec<(i32, Vec<u8>)>,
+    /// The descriptor table's size (status's FDSize).
+    pub fd_size: usize,
+    /// (soft, hard) per RLIMIT_* resource.
+    pub limits: [(u64, u64); 16],
 }
 
 /// The kernel's side of /proc.
@@ -53,6 +57,7 @@ pub enum PidFile {
     Stat,
     Status,
     Maps,
+    Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -107,13 +112,14 @@ pub enum ProcNode {
     NetDir,
 }
 
-const PID_FILES: [(&str, PidFile); 6] = [
+const PID_FILES: [(&str, PidFile); 7] = [
     ("cmdline", PidFile::Cmdline),
     ("comm", PidFile::Comm),
     ("environ", PidFile::Environ),
     ("stat", PidFile::Stat),
     ("status", PidFile::Status),
     ("maps", PidFile::Maps),
+    ("limits", PidFile::Limits),
 ];
 
 const GLOBALS: [(&str, Global); 7] = [
@@ -373,16 +379,18 @@ fn pid_file(i: &ProcInfo, tid: i32, f: PidFile) -> Vec<u8> {
         PidFile::Environ => i.environ.clone(),
         PidFile::Comm => format!("{comm}\n").into_bytes(),
         PidFile::Maps => i.maps.clone().into_bytes(),
+        PidFile::Limits => limits_text(&i.limits).into_bytes(),
         PidFile::Stat => stat_line(i, tid, &comm).into_bytes(),
         PidFile::Status => format!(
             "Name:\t{comm}\nUmask:\t0022\nState:\t{} ({})\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\n\
-             TracerPid:\t0\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t64\n\
+             TracerPid:\t0\nUid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t{}\n\
              VmSize:\t{} kB\nVmRSS:\t{} kB\nThreads:\t{}\n",
             i.state,
             state_name(i.state),
             i.pid,
             tid,
             i.ppid,
+            i.fd_size,
             i.vm_bytes / 1024,
             i.rss_bytes / 1024,
             i.tids.len(),
@@ -391,6 +399,47 @@ fn pid_file(i: &ProcInfo, tid: i32, f: PidFile) -> Vec<u8> {
         )
         .into_bytes(),
     }
+}
+
+/// Linux's names and units of the RLIMIT_* resources, in their order.
+const LIMIT_NAMES: [(&str, &str); 16] = [
+    ("Max cpu time", "seconds"),
+    ("Max file size", "bytes"),
+    ("Max data size", "bytes"),
+    ("Max stack size", "bytes"),
+    ("Max core file size", "bytes"),
+    ("Max resident set", "bytes"),
+    ("Max processes", "processes"),
+    ("Max open files", "files"),
+    ("Max locked memory", "bytes"),
+    ("Max address space", "bytes"),
+    ("Max file locks", "locks"),
+    ("Max pending signals", "signals"),
+    ("Max msgqueue size", "bytes"),
+    ("Max nice priority", ""),
+    ("Max realtime priority", ""),
+    ("Max realtime timeout", "us"),
+];
+
+/// /proc/<pid>/limits, column for column as Linux's proc_pid_limits.
+fn limits_text(limits: &[(u64, u64); 16]) -> String {
+    let value = |v: u64| match v {
+        libc::RLIM64_INFINITY => "unlimited".to_string(),
+        v => v.to_string(),
+    };
+    let mut s = format!(
+        "{:<25} {:<20} {:<20} {:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for ((name, unit), &(soft, hard)) in LIMIT_NAMES.iter().zip(limits) {
+        s += &format!("{name:<25} {:<20} {:<20} ", value(soft), value(hard));
+        // Linux pads a unit to 10 columns and prints nothing for none.
+        if !unit.is_empty() {
+            s += &format!("{unit:<10}");
+        }
+        s.push('\n');
+    }
+    s
 }
 
 fn state_name(s: char) -> &'static str {
@@ -484,4 +533,37 @@ fn kernel_stat(view: &dyn ProcView) -> String {
 fn cpuinfo() -> String {
     // The host's CPUs as guests see them: same model, same count.
     std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_laid_out_as_linux_does() {
+        const INF: u64 = libc::RLIM64_INFINITY;
+        let mut limits = [(INF, INF); 16];
+        limits[libc::RLIMIT_NOFILE as usize] = (20000, 20000);
+        limits[libc::RLIMIT_NICE as usize] = (0, 0);
+        let text = limits_text(&limits);
+        let lines: Vec<&str> = text.lines().collect();
+        // From a host's /proc/self/limits.
+        assert_eq!(
+            lines[0],
+            "Limit                     Soft Limit           Hard Limit           Units     "
+        );
+        assert_eq!(
+            lines[1],
+            "Max cpu time              unlimited            unlimited            seconds   "
+        );
+        assert_eq!(
+            lines[8],
+            "Max open files            20000                20000                files     "
+        );
+        assert_eq!(
+            lines[14],
+            "Max nice priority         0                    0                    "
+        );
+        assert_eq!(lines.len(), 17);
+    }
 }

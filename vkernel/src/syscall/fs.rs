@@ -358,6 +358,9 @@ pub fn creat(t: &mut Task, a: [u64; 6]) -> SysResult {
 
 fn do_open(t: &mut Task, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
     let path = t.read_path(path_addr)?;
+    // Linux takes the descriptor before the lookup: a full table fails even an open
+    // of a missing file with EMFILE, and creates nothing.
+    t.process.files().room()?;
     let inode = open_inode(t, dirfd, &path, flags, mode)?;
     let file = open_file(t, inode, abs_path(t, dirfd, &path), flags)?;
     let fd = t.process.files().install(file, flags & O_CLOEXEC != 0, 0)?;
@@ -720,7 +723,10 @@ pub fn fcntl(t: &mut Task, a: [u64; 6]) -> SysResult {
     let entry = files.get(fd)?.clone();
     match a[1] as i32 {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
-            let min = usize::try_from(a[2] as i32).map_err(|_| Errno::EINVAL)?;
+            let min = usize::try_from(a[2] as i32)
+                .ok()
+                .filter(|&m| m < files.limit())
+                .ok_or(Errno::EINVAL)?;
             let cloexec = a[1] as i32 == libc::F_DUPFD_CLOEXEC;
             files.install(entry.file, cloexec, min).map(|f| f as u64)
         }

@@ -13,7 +13,7 @@ use super::fs::{iovecs, resolve_at, resolve_parent_at, AT_FDCWD, MAX_RW};
 use super::{fd_arg, SysResult};
 use crate::fs::file::{O_NONBLOCK, O_RDWR};
 use crate::fs::inode::{next_ino, Body, Inode, InodeState, S_IFSOCK};
-use crate::fs::{fdtable, permitted, FileKind, OpenFile, MAY_WRITE};
+use crate::fs::{permitted, FileKind, OpenFile, MAY_WRITE};
 use crate::mm::{GuestPtr, Pod, UserMem};
 use crate::net::cmsg::{self, CmsgOut, SCM_CREDENTIALS, SCM_MAX_FD, SCM_RIGHTS};
 use crate::net::{self, Ctx, Incoming, Outgoing, Paths, SockType, Socket, Ucred, Wait};
@@ -236,9 +236,7 @@ pub fn accept4(t: &mut Task, a: [u64; 6]) -> SysResult {
     let flags = type_flags(a[3] as u32)?;
     let (f, s) = socket_of(t, a[0])?;
     // Linux takes the descriptor first: a full table is EMFILE before any wait.
-    if t.process.files().iter().count() >= fdtable::NOFILE {
-        return Err(Errno::EMFILE);
-    }
+    t.process.files().room()?;
     let timeout = s.common().opts().rcvtimeo;
     let got = s.accept(&Wait::new(t, f.nonblocking(), timeout));
     let new = restart_rule(t, timeout, got)?;

@@ -104,7 +104,7 @@ fn check(cur: &Caller, sources: &[(usize, Source)], fds: &mut [PollFd]) -> usize
 }
 
 fn do_poll(t: &mut Task, addr: u64, n: u64, deadline: Option<Instant>) -> SysResult {
-    if n > 1024 {
+    if n > t.process.nofile() as u64 {
         return Err(Errno::EINVAL);
     }
     let mut fds: Vec<PollFd> = {
@@ -137,10 +137,10 @@ fn poll_fds(t: &Task, fds: &mut [PollFd], deadline: Option<Instant>) -> Result<u
 
 /// select and pselect6: fd_sets turned into pollfds and back.
 fn do_select(t: &mut Task, n: u64, sets: [u64; 3], deadline: Option<Instant>) -> SysResult {
-    let n = usize::try_from(n)
-        .ok()
-        .filter(|&n| n <= crate::fs::fdtable::NOFILE)
-        .ok_or(Errno::EINVAL)?;
+    // Linux's n is an int, and it looks no further than the table's size (bits above
+    // it are neither checked nor touched), whatever RLIMIT_NOFILE says.
+    let n = usize::try_from(n as i32).map_err(|_| Errno::EINVAL)?;
+    let n = n.min(t.process.files().max_fds());
     let words = n.div_ceil(64);
     let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     for (set, &addr) in bits.iter_mut().zip(&sets) {

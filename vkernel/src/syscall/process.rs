@@ -5,6 +5,7 @@ use nix::errno::Errno;
 use super::SysResult;
 use crate::exec;
 use crate::fork;
+use crate::fs::fdtable::NR_OPEN;
 use crate::mm::{GuestPtr, UserMem};
 use crate::process::ExitStatus;
 use crate::task::Task;
@@ -314,6 +315,10 @@ pub fn prlimit64(t: &mut Task, a: [u64; 6]) -> SysResult {
     if let Some(n) = new {
         if n.rlim_cur > n.rlim_max {
             return Err(Errno::EINVAL);
+        }
+        // Linux: not even root raises the fd limit past fs.nr_open.
+        if res == libc::RLIMIT_NOFILE as usize && n.rlim_max > NR_OPEN as u64 {
+            return Err(Errno::EPERM);
         }
         if n.rlim_max > old.rlim_max && t.process.cred().euid != 0 {
             return Err(Errno::EPERM);

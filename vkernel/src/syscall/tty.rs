@@ -209,6 +209,9 @@ fn open_peer(t: &Task, tty: &Arc<Tty>, n: u32, flags: u32) -> SysResult {
     if flags & !allowed != 0 {
         return Err(Errno::EINVAL);
     }
+    // Linux takes the descriptor before it opens: a full table leaves the slave
+    // unopened and the caller without a new controlling terminal.
+    t.process.files().room()?;
     let name = n.to_string().into_bytes();
     let inode = {
         let dir = t.kernel.ttys.dir.lock();

@@ -4,7 +4,7 @@ use super::*;
 use crate::fs::devpts::{SavedTtys, Ttys};
 use crate::fs::epoll::{EPOLLET, EPOLLIN};
 use crate::fs::event::{TimerFdState, TimerSpec};
-use crate::fs::fdtable::{FdEntry, FdTable, SavedFdTable};
+use crate::fs::fdtable::{FdEntry, FdTable, SavedFdTable, NR_OPEN};
 use crate::fs::file::{O_PATH, O_RDWR};
 use crate::fs::lock::{Kind, Lock};
 use crate::fs::pipe::pipe_inode;
@@ -307,7 +307,7 @@ fn world(image: &Arc<rootfs::Image>, timers: &Arc<Timers>) -> World {
             file: f.clone(),
             cloexec: fd == 4,
         };
-        fds.install_at(fd, e).unwrap();
+        fds.install_at(fd, e, NR_OPEN).unwrap();
     }
     World {
         vfs,
