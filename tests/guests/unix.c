@@ -42,8 +42,8 @@
  *              accept interrupted by a signal: EINTR, restarted with SA_RESTART, EINTR
  *              with SA_RESTART when SO_RCVTIMEO is set; O_NONBLOCK, FIONBIO,
  *              MSG_DONTWAIT; sendmmsg and recvmmsg
- *   flood      connections until EMFILE (RLIMIT_NOFILE 512 natively; vkernel keeps
- *              1024), then every waiting one accepted
+ *   flood      connections until EMFILE (RLIMIT_NOFILE 512; how many fit depends on
+ *              the descriptors inherited, a "value"), then every waiting one accepted
  *   errors     bad families, types, protocols, flags, address lengths; ENOTSOCK,
  *              EBADF, EINVAL, EOPNOTSUPP, EMSGSIZE; open() of a socket node is ENXIO;
  *              MSG_OOB is a "value" line (vkernel does not have it)
