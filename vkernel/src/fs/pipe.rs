@@ -194,6 +194,13 @@ impl Pipe {
     /// open(2) of a FIFO. Without O_NONBLOCK one end waits for the other side to
     /// open; with it, a writer with no reader gets ENXIO (a reader never waits).
     /// Both ends at once (O_RDWR) are their own other side: no wait.
+    ///
+    /// As Linux's fifo_open, whether to wait is decided under the lock that counts
+    /// this open: only when the other side has no open end now, and then until the
+    /// other side's open count moves. Deciding later would race: a partner that was
+    /// open at this open (say a writer blocked in its own open, which this open
+    /// completes) may write, close and leave before the wait looks, and the wait
+    /// would then sleep for a partner that has already come and gone.
     pub fn open_end(&self, ends: Ends, nonblock: bool, b: &dyn Block) -> Result<(), Errno> {
         let other_opens = {
             let mut st = self.lock();
@@ -208,24 +215,25 @@ impl Pipe {
                 st.readers += 1;
                 st.read_opens += 1;
             }
-            if ends.write {
-                st.read_opens
-            } else {
-                st.write_opens
-            }
-        };
-        self.wq.notify_all();
-        if nonblock || ends == Ends::BOTH {
-            return Ok(());
-        }
-        let waited = block_on(b, &[&self.wq], None, || {
-            let st = self.lock();
-            let (now, open) = if ends.write {
+            let (opens, open) = if ends.write {
                 (st.read_opens, st.readers)
             } else {
                 (st.write_opens, st.writers)
             };
-            (open > 0 || now != other_opens).then_some(())
+            (!nonblock && ends != Ends::BOTH && open == 0).then_some(opens)
+        };
+        self.wq.notify_all();
+        let Some(other_opens) = other_opens else {
+            return Ok(());
+        };
+        let waited = block_on(b, &[&self.wq], None, || {
+            let st = self.lock();
+            let now = if ends.write {
+                st.read_opens
+            } else {
+                st.write_opens
+            };
+            (now != other_opens).then_some(())
         });
         if waited.is_err() {
             self.release(ends);
@@ -388,6 +396,71 @@ mod tests {
         p.release(Ends::WRITE);
         p.release(Ends::BOTH);
         assert_eq!(p.poll(Ends::READ), POLLIN | POLLHUP);
+    }
+
+    /// A caller that, if its call starts a wait, first runs `hook` (what another
+    /// thread may do between the open's count and its wait) and is then interrupted,
+    /// so a wait that should not have started ends in EINTR instead of hanging.
+    struct RaceAtWait {
+        waker: Arc<crate::sched::Waker>,
+        hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    }
+
+    impl Block for RaceAtWait {
+        fn waker(&self) -> &Arc<crate::sched::Waker> {
+            if let Some(hook) = self.hook.lock().unwrap().take() {
+                hook();
+            }
+            &self.waker
+        }
+        fn interrupted(&self) -> bool {
+            true
+        }
+        fn sigpipe(&self) {}
+        fn caller(&self) -> Option<(&Arc<crate::process::Thread>, &Arc<crate::process::Process>)> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_fifo_open_finding_its_partner_open_does_not_wait_even_if_it_leaves() {
+        // The partner (say a writer blocked in its own open, which this open ends)
+        // may run, close and leave before this open would look again: Linux decides
+        // not to wait at the count, and so must we (the opener otherwise slept for
+        // good: pipes::fifo_rendezvous hung under load).
+        for (me, partner) in [(Ends::READ, Ends::WRITE), (Ends::WRITE, Ends::READ)] {
+            let idle = Idle::new();
+            let p = Pipe::new_fifo();
+            // The partner's end is open (an O_RDONLY|O_NONBLOCK reader lets a
+            // non-blocking writer in, and then goes).
+            assert_eq!(p.open_end(Ends::READ, true, &idle), Ok(()));
+            if partner == Ends::WRITE {
+                assert_eq!(p.open_end(Ends::WRITE, true, &idle), Ok(()));
+                p.release(Ends::READ);
+            }
+            let q = p.clone();
+            let b = RaceAtWait {
+                waker: crate::sched::Waker::new(),
+                hook: Mutex::new(Some(Box::new(move || {
+                    if partner == Ends::WRITE {
+                        assert_eq!(q.write(b"x", true, &Idle::new()), Ok(1));
+                    }
+                    q.release(partner);
+                }))),
+            };
+            assert_eq!(p.open_end(me, false, &b), Ok(()), "{me:?} open");
+            if let Some(hook) = b.hook.lock().unwrap().take() {
+                hook();
+            }
+            if me == Ends::READ {
+                let mut buf = [0u8; 4];
+                assert_eq!(p.read(&mut buf, false, &idle), Ok(1));
+                assert_eq!(p.read(&mut buf, false, &idle), Ok(0), "EOF");
+            } else {
+                assert_eq!(p.poll(Ends::WRITE), POLLOUT | POLLERR);
+            }
+            p.release(me);
+        }
     }
 
     #[test]
