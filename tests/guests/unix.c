@@ -66,6 +66,9 @@
  *   blocked    a server waits in accept and a client in connect (a full backlog)
  *              across the checkpoint
  *   procnet-thaw  procnet's sockets listed, then again after the checkpoint
+ *   cycles     44000 times: a socket sent into its own queue, or two into each
+ *              other's, then every descriptor closed: 66000 sockets, more than the
+ *              kernel's 65536, so the garbage collector must free them
  */
 #include "posix.h"
 
@@ -1563,13 +1566,35 @@ static void flood(void) {
     vk_rmtree(dir);
 }
 
+static void cycles(void) {
+    int fails = 0;
+    for (int i = 0; i < 44000 && fails < 3; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+            CHECK(0, "socketpair %d", i);
+            fails++;
+            continue;
+        }
+        /* Even: sv[0] waits in its own queue. Odd: each end in the other's. */
+        CHECK(send_fds(sv[1], &sv[0], 1, "x", 1) == 1, "send");
+        if (i % 2)
+            CHECK(send_fds(sv[0], &sv[1], 1, "y", 1) == 1, "send back");
+        close(sv[0]);
+        close(sv[1]);
+    }
+    printf("44000 socket cycles made and closed\n");
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "a socketpair after them");
+    printf("a socketpair after them: ok\n");
+}
+
 static const struct vk_mode modes[] = {
     {"pair", pair},         {"stream", stream},       {"abstract", abstract}, {"backlog", backlog},
     {"big", big},           {"dgram", dgram},         {"seqpacket", seqpacket}, {"rights", rights},
     {"creds", creds},       {"options", options},     {"wait", wait_},        {"errors", errors},
     {"xfer", xfer},         {"pending", pending},     {"dgrams", dgrams},     {"inflight", inflight},
     {"blocked", blocked},   {"flood", flood},         {"procnet", procnet},   {"procnet-thaw", procnet_thaw},
-    {NULL, NULL},
+    {"cycles", cycles},     {NULL, NULL},
 };
 
 int main(int argc, char **argv) { return vk_main("unix", modes, argc, argv); }

@@ -9,8 +9,10 @@
 //! (in address order, `lock_two`); everything else holds one at a time, and the name
 //! table may be taken while a socket's is held, never the other way round. Open files
 //! (messages' SCM_RIGHTS) are never dropped under a socket's lock: dropping one can
-//! release another socket.
+//! release another socket. Sockets kept alive only by each other's files in flight
+//! are collected by gc.rs.
 
+mod gc;
 mod io;
 mod names;
 mod save;
@@ -453,6 +455,7 @@ impl UnixSocket {
         self.input_event();
         self.wake_blocked();
         io::discard(queue);
+        gc::after_release();
     }
 
     /// Tells the senders that found our queue full that it has room now.

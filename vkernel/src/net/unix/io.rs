@@ -13,7 +13,7 @@ use std::sync::{Arc, MutexGuard};
 
 use nix::errno::Errno;
 
-use super::{names, Conn, State, UnixSocket, RCV_SHUTDOWN, SEND_SHUTDOWN};
+use super::{gc, names, Conn, State, UnixSocket, RCV_SHUTDOWN, SEND_SHUTDOWN};
 use crate::fs::file::OpenFile;
 use crate::net::addr::UnixAddr;
 use crate::net::{
@@ -61,6 +61,7 @@ thread_local! {
 pub(super) fn discard(msgs: VecDeque<Msg>) {
     for m in &msgs {
         m.from.uncharge(m.charge);
+        gc::left(&m.rights);
     }
     let outermost = DISCARDING.with(|d| {
         let mut d = d.borrow_mut();
@@ -129,6 +130,7 @@ impl UnixSocket {
     /// Queues `m` at this socket, charging its sender.
     fn enqueue(&self, st: &mut MutexGuard<'_, State>, m: Msg) {
         m.from.wmem.fetch_add(m.charge, Ordering::SeqCst);
+        gc::entered(&m.rights);
         st.queue.push_back(m);
     }
 
@@ -466,7 +468,11 @@ fn remember_blocked(st: &mut State, sender: &Arc<UnixSocket>) {
 /// twice, as Linux's scm_fp_dup).
 fn take_message(st: &mut State, flags: u32) -> Option<Msg> {
     if flags & MSG_PEEK == 0 {
-        return st.queue.pop_front();
+        let m = st.queue.pop_front();
+        if let Some(m) = &m {
+            gc::left(&m.rights);
+        }
+        return m;
     }
     st.queue.front().map(|m| Msg {
         data: m.data.clone(),
@@ -545,6 +551,7 @@ impl StreamRead {
                 self.peeked += 1;
             } else {
                 m.read += n;
+                gc::left(&m.rights);
                 self.inc.rights.append(&mut m.rights);
                 if m.unread() > 0 {
                     return true;

@@ -13,7 +13,7 @@ use ckpt::CkptError;
 use serde::{Deserialize, Serialize};
 
 use super::io::Msg;
-use super::{names, Conn, State, UnixSocket};
+use super::{gc, names, Conn, State, UnixSocket};
 use crate::net::addr::UnixAddr;
 use crate::net::{Opts, RestoreIndex, SaveIndex, SockType, Socket, Ucred};
 
@@ -164,6 +164,7 @@ pub fn restore(u: &Arc<UnixSocket>, s: &SavedUnix, ix: &dyn RestoreIndex) -> Res
     take_name(u, &state, s.closed)?;
     for m in &state.queue {
         m.from.wmem.fetch_add(m.charge, Ordering::SeqCst);
+        gc::entered(&m.rights);
     }
     *u.lock() = state;
     u.common.restore(s.opts.clone());

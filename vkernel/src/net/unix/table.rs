@@ -32,6 +32,11 @@ fn table() -> MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Every live socket, in order of arrival.
+pub(super) fn all() -> Vec<Arc<UnixSocket>> {
+    table().live.values().filter_map(Weak::upgrade).collect()
+}
+
 /// Linux's socket states (socket_state), as /proc/net/unix shows them.
 const SS_UNCONNECTED: u8 = 1;
 const SS_CONNECTING: u8 = 2;
@@ -42,7 +47,7 @@ const SO_ACCEPTCON: u32 = 1 << 16;
 
 /// /proc/net/unix: every live socket in Linux's layout (unix_seq_show).
 pub fn proc_net_unix() -> Vec<u8> {
-    let sockets: Vec<Arc<UnixSocket>> = table().live.values().filter_map(Weak::upgrade).collect();
+    let sockets = all();
     let mut out = b"Num       RefCount Protocol Flags    Type St Inode Path\n".to_vec();
     for s in &sockets {
         line(s, &mut out);
@@ -95,6 +100,10 @@ fn shown(a: &UnixAddr) -> impl Iterator<Item = u8> + '_ {
 impl UnixSocket {
     /// Enters this socket in the table (ENFILE when it is full).
     pub(super) fn claim(&self) -> Result<(), Errno> {
+        // A full table may be full of garbage: collect it before saying ENFILE.
+        if table().live.len() >= MAX_SOCKETS {
+            super::gc::collect();
+        }
         let mut t = table();
         if t.live.len() >= MAX_SOCKETS {
             return Err(Errno::ENFILE);
