@@ -268,8 +268,7 @@ fn boot_httpd_after(port: u16, target: &Path, first: &str) -> Running {
         "-c".as_ref(),
         script.as_ref(),
     ];
-    let dir = target.parent().map(Path::to_owned).unwrap_or_default();
-    background(&args, dir)
+    background(&args, image_dir_of(target))
 }
 
 #[test]
@@ -365,31 +364,41 @@ fn published_ports_are_bound_again_by_a_thaw() {
     thawed.finish();
 }
 
-/// A UDP socket that talked through vke0 keeps the echo it had queued across a
-/// thaw, then gets a new host socket for its next round trip; vke0's counters go on
-/// from the checkpoint's.
-#[test]
-fn a_udp_flow_goes_on_after_a_thaw() {
-    let port = udp_echo().to_string();
-    let dir = image_dir();
-    let target = dir.join("ckpt.elf");
+/// `vkernel boot --ckpt-file TARGET IMG -- /bin/nat-<cc> ARGS...` in the background,
+/// with `input` on stdin.
+fn boot_nat(target: &Path, cc: Cc, args: &[&str], input: Input) -> Running {
     let image = GUESTS.image();
-    let prog = guest_path("nat", Cc::Musl);
-    let args = [
+    let prog = guest_path("nat", cc);
+    let mut argv: Vec<&std::ffi::OsStr> = vec![
         "boot".as_ref(),
         "--ckpt-file".as_ref(),
         target.as_os_str(),
         image.as_os_str(),
         "--".as_ref(),
         prog.as_ref(),
-        "-udp-thaw".as_ref(),
-        port.as_ref(),
     ];
+    argv.extend(args.iter().map(std::ffi::OsStr::new));
+    background_fed(&argv, image_dir_of(target), input)
+}
+
+/// The directory a checkpoint target is in.
+fn image_dir_of(target: &Path) -> std::path::PathBuf {
+    target.parent().map(Path::to_owned).unwrap_or_default()
+}
+
+/// A UDP socket that talked through vke0 keeps the echo it had queued across a
+/// thaw, then gets a new host socket for its next round trip; vke0's counters go on
+/// from the checkpoint's.
+#[test]
+fn a_udp_flow_goes_on_after_a_thaw() {
+    let port = udp_echo().to_string();
+    let target = image_dir().join("ckpt.elf");
     let open = Input {
         bytes: b"",
         eof: false,
     };
-    let mut vk = background_fed(&args, dir.clone(), open);
+    let mut vk = boot_nat(&target, Cc::Musl, &["-udp-thaw", &port], open);
+    let dir = image_dir_of(&target);
     vk.read_until("queued");
     vk.signal(libc::SIGUSR2);
     let (status, _, err) = vk.finish();
@@ -411,21 +420,9 @@ fn a_udp_flow_goes_on_after_a_thaw() {
 #[test]
 fn host_connections_are_reset_by_a_thaw() {
     let port = tcp_server(greet).to_string();
-    let dir = image_dir();
-    let target = dir.join("ckpt.elf");
-    let image = GUESTS.image();
-    let prog = guest_path("nat", Cc::Glibc);
-    let args = [
-        "boot".as_ref(),
-        "--ckpt-file".as_ref(),
-        target.as_os_str(),
-        image.as_os_str(),
-        "--".as_ref(),
-        prog.as_ref(),
-        "-reset".as_ref(),
-        port.as_ref(),
-    ];
-    let mut vk = background(&args, dir.clone());
+    let target = image_dir().join("ckpt.elf");
+    let mut vk = boot_nat(&target, Cc::Glibc, &["-reset", &port], Input::NONE);
+    let dir = image_dir_of(&target);
     vk.read_until("connected");
     vk.signal(libc::SIGUSR2);
     let (status, out, err) = vk.finish();
