@@ -4,9 +4,9 @@
 //! EPROTONOSUPPORT. The interfaces never change, so multicast groups may be joined
 //! but never deliver anything.
 
+use crate::net::Events;
 use std::any::Any;
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ckpt::CkptError;
@@ -18,8 +18,6 @@ use super::{
     Common, Ctx, Incoming, Opts, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     MSG_PEEK,
 };
-use crate::fs::file::Readiness;
-use crate::sched::WaitQueue;
 
 pub const AF_NETLINK: i32 = 16;
 pub const NETLINK_ROUTE: i32 = 0;
@@ -48,10 +46,8 @@ struct State {
 
 pub struct NetlinkSocket {
     common: Common,
-    wq: WaitQueue,
+    ev: Events,
     st: Mutex<State>,
-    /// Datagrams queued so far (what edge-triggered epoll compares).
-    ins: AtomicU64,
 }
 
 impl std::fmt::Debug for NetlinkSocket {
@@ -103,9 +99,8 @@ impl NetlinkSocket {
     pub fn bare() -> Arc<NetlinkSocket> {
         Arc::new(NetlinkSocket {
             common: Common::default(),
-            wq: WaitQueue::default(),
+            ev: Events::default(),
             st: Mutex::new(State::default()),
-            ins: AtomicU64::new(0),
         })
     }
 
@@ -211,14 +206,13 @@ impl Socket for NetlinkSocket {
         if !answers.is_empty() {
             let n = answers.len() as u64;
             self.lock().queue.extend(answers);
-            self.ins.fetch_add(n, Ordering::SeqCst);
-            self.wq.notify_all();
+            self.ev.inputs(n);
         }
         Ok(msg.data.len())
     }
 
     fn recv(&self, len: usize, flags: u32, w: &Wait) -> Result<Incoming, Errno> {
-        let data = w.until(&[&self.wq], || {
+        let data = w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             if flags & MSG_PEEK != 0 {
                 st.queue.front().cloned()
@@ -275,22 +269,18 @@ impl Socket for NetlinkSocket {
         0
     }
 
-    fn poll(&self) -> Readiness {
+    fn events(&self) -> &Events {
+        &self.ev
+    }
+
+    fn poll_mask(&self) -> u32 {
         const POLLIN: u32 = 0x1;
         const POLLOUT: u32 = 0x4;
         const POLLRDNORM: u32 = 0x40;
         const POLLWRNORM: u32 = 0x100;
         let readable = !self.lock().queue.is_empty();
         let input = if readable { POLLIN | POLLRDNORM } else { 0 };
-        Readiness {
-            mask: input | POLLOUT | POLLWRNORM,
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: 0,
-        }
-    }
-
-    fn wait_queue(&self) -> &WaitQueue {
-        &self.wq
+        input | POLLOUT | POLLWRNORM
     }
 
     fn release(&self) {

@@ -263,9 +263,17 @@ pub trait Socket: Send + Sync + std::fmt::Debug {
     fn queued(&self) -> Result<usize, Errno>;
     /// SIOCOUTQ: what this socket sent that nobody has read yet.
     fn unsent(&self) -> usize;
-    fn poll(&self) -> Readiness;
+    /// Its wait queue and epoll counters.
+    fn events(&self) -> &Events;
+    /// The poll mask now (EPOLLIN, EPOLLOUT, ... as the family's poll reports them).
+    fn poll_mask(&self) -> u32;
+    fn poll(&self) -> Readiness {
+        self.events().readiness(self.poll_mask())
+    }
     /// The queue notified whenever `poll` may change.
-    fn wait_queue(&self) -> &WaitQueue;
+    fn wait_queue(&self) -> &WaitQueue {
+        self.events().queue()
+    }
     /// The last open file description on the socket went away.
     fn release(&self);
     fn save(&self, ix: &mut dyn SaveIndex) -> super::SavedSocket;
@@ -338,6 +346,58 @@ const FLAG_OPTS: [i32; 10] = [
     SO_PASSCRED,
     SO_PASSSEC,
 ];
+
+/// What a socket's waiters and pollers share: the queue every change is notified on,
+/// and the input events and freed room so far, which edge-triggered epoll compares.
+#[derive(Default)]
+pub struct Events {
+    wq: WaitQueue,
+    ins: AtomicU64,
+    outs: AtomicU64,
+}
+
+impl Events {
+    /// `n` inputs arrived (data, a connection, a hangup): wake readers and pollers.
+    pub fn inputs(&self, n: u64) {
+        self.ins.fetch_add(n, Ordering::SeqCst);
+        self.wq.notify_all();
+    }
+
+    pub fn input(&self) {
+        self.inputs(1);
+    }
+
+    /// Room to write (or a connection) appeared.
+    pub fn output(&self) {
+        self.outs.fetch_add(1, Ordering::SeqCst);
+        self.wq.notify_all();
+    }
+
+    pub fn queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
+    pub fn readiness(&self, mask: u32) -> Readiness {
+        Readiness {
+            mask,
+            ins: self.ins.load(Ordering::SeqCst),
+            outs: self.outs.load(Ordering::SeqCst),
+        }
+    }
+
+    /// (inputs, outputs) so far, as a checkpoint saves them.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.ins.load(Ordering::SeqCst),
+            self.outs.load(Ordering::SeqCst),
+        )
+    }
+
+    pub fn restore(&self, (ins, outs): (u64, u64)) {
+        self.ins.store(ins, Ordering::SeqCst);
+        self.outs.store(outs, Ordering::SeqCst);
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Common {

@@ -18,6 +18,7 @@ mod names;
 mod save;
 mod table;
 
+use crate::net::Events;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -31,9 +32,7 @@ use super::{SaveIndex, SavedSocket, SO_PASSCRED};
 use crate::fs::epoll::{
     EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRBAND, EPOLLWRNORM,
 };
-use crate::fs::file::Readiness;
 use crate::fs::inode::Inode;
-use crate::sched::WaitQueue;
 use io::Msg;
 pub use save::{restore, SavedUnix};
 pub use table::proc_net_unix;
@@ -48,9 +47,7 @@ pub struct UnixSocket {
     me: Weak<UnixSocket>,
     common: Common,
     st: Mutex<State>,
-    /// Notified on every change a reader, writer, connector, acceptor or poller may
-    /// wait for.
-    wq: WaitQueue,
+    ev: Events,
     /// Released: its last open file is gone (readable without the state lock, for
     /// the name table).
     closed: AtomicBool,
@@ -59,10 +56,6 @@ pub struct UnixSocket {
     /// The send buffer in use: what this socket queued at receivers that is not read
     /// yet, each message with its overhead (Linux's sk_wmem_alloc).
     wmem: AtomicUsize,
-    /// Input events (messages, connections, hangups) and freed send space so far: what
-    /// edge-triggered epoll compares.
-    ins: AtomicU64,
-    outs: AtomicU64,
 }
 
 struct State {
@@ -159,12 +152,10 @@ impl UnixSocket {
             me: me.clone(),
             common: Common::default(),
             st: Mutex::new(st),
-            wq: WaitQueue::default(),
+            ev: Events::default(),
             closed: AtomicBool::new(false),
             key: AtomicU64::new(0),
             wmem: AtomicUsize::new(0),
-            ins: AtomicU64::new(0),
-            outs: AtomicU64::new(0),
         })
     }
 
@@ -187,8 +178,7 @@ impl UnixSocket {
 
     /// Something arrived (data, a connection, a hangup): wake readers and pollers.
     fn input_event(&self) {
-        self.ins.fetch_add(1, Ordering::SeqCst);
-        self.wq.notify_all();
+        self.ev.input();
     }
 
     /// Binds an unbound socket to a fresh abstract name (autobind); a bound one keeps
@@ -253,7 +243,7 @@ impl UnixSocket {
                 Joined::Retry => {}
                 Joined::Done(r) => break r,
                 Joined::Full => {
-                    let room = w.until(&[&listener.wq], || {
+                    let room = w.until(&[listener.ev.queue()], || {
                         listener.has_room_or_is_gone().then_some(())
                     });
                     if let Err(e) = room {
@@ -462,8 +452,7 @@ impl UnixSocket {
     fn wake_blocked(&self) {
         let blocked = std::mem::take(&mut self.lock().blocked);
         for s in blocked.iter().filter_map(Weak::upgrade) {
-            s.outs.fetch_add(1, Ordering::SeqCst);
-            s.wq.notify_all();
+            s.ev.output();
         }
     }
 
@@ -475,7 +464,7 @@ impl UnixSocket {
     }
 
     /// unix_poll and unix_dgram_poll.
-    fn poll_mask(&self) -> u32 {
+    fn mask_now(&self) -> u32 {
         let (mut mask, listening, peer) = {
             let st = self.lock();
             let mut m = 0;
@@ -580,7 +569,7 @@ impl Socket for UnixSocket {
         // What connect copies into its client's SO_PEERCRED.
         st.peercred = Some(ctx.peer_cred());
         drop(st);
-        self.wq.notify_all();
+        self.ev.queue().notify_all();
         Ok(())
     }
 
@@ -588,7 +577,7 @@ impl Socket for UnixSocket {
         if !self.ty.connection_based() {
             return Err(Errno::EOPNOTSUPP);
         }
-        let e = w.until(&[&self.wq], || {
+        let e = w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             let shut = st.shutdown & RCV_SHUTDOWN != 0;
             let Conn::Listening { pending, .. } = &mut st.conn else {
@@ -601,7 +590,7 @@ impl Socket for UnixSocket {
             }
         })??;
         // Connectors waiting for backlog room.
-        self.wq.notify_all();
+        self.ev.queue().notify_all();
         e.lock().embryo = false;
         if self.passcred() {
             e.common.opts().flags |= 1 << SO_PASSCRED;
@@ -692,16 +681,12 @@ impl Socket for UnixSocket {
         self.wmem.load(Ordering::SeqCst)
     }
 
-    fn poll(&self) -> Readiness {
-        Readiness {
-            mask: self.poll_mask(),
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: self.outs.load(Ordering::SeqCst),
-        }
+    fn events(&self) -> &Events {
+        &self.ev
     }
 
-    fn wait_queue(&self) -> &WaitQueue {
-        &self.wq
+    fn poll_mask(&self) -> u32 {
+        self.mask_now()
     }
 
     fn release(&self) {

@@ -6,7 +6,6 @@
 //! (every waiter re-issues its call) and the next ephemeral port to try.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ckpt::CkptError;
@@ -35,8 +34,8 @@ pub struct SavedTcp {
     pub err: Option<i32>,
     pub fin: bool,
     pub released: bool,
-    pub ins: u64,
-    pub outs: u64,
+    /// Its epoll counters (inputs, outputs).
+    pub events: (u64, u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +67,8 @@ pub struct SavedUdp {
     pub shutdown: u8,
     pub err: Option<i32>,
     pub released: bool,
-    pub ins: u64,
-    pub outs: u64,
+    /// Its epoll counters (inputs, outputs).
+    pub events: (u64, u64),
 }
 
 fn corrupt(what: &str) -> CkptError {
@@ -127,8 +126,7 @@ impl TcpSocket {
             err: err.map(|e| e as i32),
             fin: st.fin,
             released: st.released,
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: self.outs.load(Ordering::SeqCst),
+            events: self.events().counts(),
         }
     }
 }
@@ -146,8 +144,7 @@ impl UdpSocket {
             shutdown: st.shutdown,
             err: st.err.map(|e| e as i32),
             released: st.released,
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: self.outs.load(Ordering::SeqCst),
+            events: self.events().counts(),
         }
     }
 }
@@ -227,8 +224,7 @@ fn restore_tcp(s: &Arc<TcpSocket>, t: &SavedTcp, ix: &dyn RestoreIndex) -> Resul
         let hold = s.hold(&st);
         rebind(&tcp::PORTS, &mut st.bound, hold, listening);
     }
-    s.ins.store(t.ins, Ordering::SeqCst);
-    s.outs.store(t.outs, Ordering::SeqCst);
+    s.events().restore(t.events);
     Ok(())
 }
 
@@ -249,7 +245,6 @@ fn restore_udp(s: &Arc<UdpSocket>, u: &SavedUdp) -> Result<(), CkptError> {
         let hold = s.hold(&st);
         rebind(&udp::PORTS, &mut st.bound, hold, false);
     }
-    s.ins.store(u.ins, Ordering::SeqCst);
-    s.outs.store(u.outs, Ordering::SeqCst);
+    s.events().restore(u.events);
     Ok(())
 }

@@ -23,9 +23,9 @@ mod io;
 
 pub use host::published_ready;
 
+use crate::net::Events;
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::errno::Errno;
@@ -33,14 +33,12 @@ use nix::errno::Errno;
 use super::addr::{is_local, route, source_for, Endpoint, Family};
 use super::opts::{InetOpts, Proto, IPV6_V6ONLY, MSS_DEFAULT, SOL_IPV6, SOL_TCP, TCP_MAXSEG};
 use super::{bind_to, Binding, Hold, Ports, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
-use crate::fs::file::Readiness;
 use crate::net::addr::family;
 use crate::net::nat::host::HostSocket;
 use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     AF_UNSPEC,
 };
-use crate::sched::WaitQueue;
 
 /// TCP's port table.
 pub(super) static PORTS: Ports<TcpSocket> = Ports::new();
@@ -58,12 +56,7 @@ pub struct TcpSocket {
     me: Weak<TcpSocket>,
     pub(super) common: Common,
     st: Mutex<State>,
-    /// Notified on every change a reader, writer, connector, acceptor or poller may
-    /// wait for.
-    wq: WaitQueue,
-    /// Input events and freed room so far, for edge-triggered epoll.
-    pub(super) ins: AtomicU64,
-    pub(super) outs: AtomicU64,
+    ev: Events,
 }
 
 pub(super) struct State {
@@ -152,9 +145,7 @@ impl TcpSocket {
             me: me.clone(),
             common: Common::default(),
             st: Mutex::new(st),
-            wq: WaitQueue::default(),
-            ins: AtomicU64::new(0),
-            outs: AtomicU64::new(0),
+            ev: Events::default(),
         })
     }
 
@@ -173,14 +164,12 @@ impl TcpSocket {
 
     /// Data, a connection, a FIN or a reset arrived.
     fn input_event(&self) {
-        self.ins.fetch_add(1, Ordering::SeqCst);
-        self.wq.notify_all();
+        self.ev.input();
     }
 
     /// Room to write (or a connection) appeared.
     fn output_event(&self) {
-        self.outs.fetch_add(1, Ordering::SeqCst);
-        self.wq.notify_all();
+        self.ev.output();
     }
 
     fn v6only(&self, st: &State) -> bool {
@@ -361,12 +350,12 @@ impl Socket for TcpSocket {
             _ => return Err(Errno::EINVAL),
         }
         drop(st);
-        self.wq.notify_all();
+        self.ev.queue().notify_all();
         Ok(())
     }
 
     fn accept(&self, w: &Wait) -> Result<Arc<dyn Socket>, Errno> {
-        let e = w.until(&[&self.wq], || {
+        let e = w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             self.pull_published(&mut st);
             match &mut st.conn {
@@ -487,16 +476,12 @@ impl Socket for TcpSocket {
         Self::unsent_to(peer)
     }
 
-    fn poll(&self) -> Readiness {
-        Readiness {
-            mask: self.poll_mask(),
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: self.outs.load(Ordering::SeqCst),
-        }
+    fn events(&self) -> &Events {
+        &self.ev
     }
 
-    fn wait_queue(&self) -> &WaitQueue {
-        &self.wq
+    fn poll_mask(&self) -> u32 {
+        self.mask_now()
     }
 
     fn release(&self) {

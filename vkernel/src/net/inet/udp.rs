@@ -9,10 +9,10 @@
 //! the guest looks, with their senders as the guest sees them. A thaw gives it a new
 //! one at its next send (datagrams the old one had not pulled are lost, as UDP may).
 
+use crate::net::Events;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::net::Ipv6Addr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use nix::errno::Errno;
@@ -27,7 +27,6 @@ use super::{bind_to, Binding, Hold, Ports, RCV_SHUTDOWN, SHUTDOWN_MASK};
 use crate::fs::epoll::{
     EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRBAND, EPOLLWRNORM,
 };
-use crate::fs::file::Readiness;
 use crate::net::addr::family;
 use crate::net::iface::{interfaces, vke0_traffic, IFF_LOOPBACK};
 use crate::net::nat::host::{with_buffer, HostSocket};
@@ -36,7 +35,6 @@ use crate::net::{
     Common, Ctx, Incoming, Outgoing, SaveIndex, SavedSocket, SockType, Socket, Ucred, Wait,
     AF_UNSPEC, MSG_OOB, MSG_PEEK,
 };
-use crate::sched::WaitQueue;
 
 /// UDP's port table.
 pub(super) static PORTS: Ports<UdpSocket> = Ports::new();
@@ -52,9 +50,7 @@ pub struct UdpSocket {
     me: Weak<UdpSocket>,
     pub(super) common: Common,
     st: Mutex<State>,
-    wq: WaitQueue,
-    pub(super) ins: AtomicU64,
-    pub(super) outs: AtomicU64,
+    ev: Events,
 }
 
 pub(super) struct State {
@@ -114,9 +110,7 @@ impl UdpSocket {
             me: me.clone(),
             common: Common::default(),
             st: Mutex::new(st),
-            wq: WaitQueue::default(),
-            ins: AtomicU64::new(0),
-            outs: AtomicU64::new(0),
+            ev: Events::default(),
         })
     }
 
@@ -125,8 +119,7 @@ impl UdpSocket {
     }
 
     fn input_event(&self) {
-        self.ins.fetch_add(1, Ordering::SeqCst);
-        self.wq.notify_all();
+        self.ev.input();
     }
 
     fn v6only(&self, st: &State) -> bool {
@@ -335,7 +328,7 @@ impl UdpSocket {
         (st.bound.endpoint(), st.peer, rmem(&st))
     }
 
-    fn poll_mask(&self) -> u32 {
+    fn mask_now(&self) -> u32 {
         let mut st = self.lock();
         self.pull_host(&mut st);
         let mut m = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
@@ -432,7 +425,7 @@ impl Socket for UdpSocket {
         }
         // Past a shutdown, an empty queue is end of file for a call that would wait.
         let eof_now = !w.nonblocking();
-        let got = w.until(&[&self.wq], || {
+        let got = w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             self.pull_host(&mut st);
             // A pending error comes before any queued datagram (__skb_recv_udp).
@@ -508,16 +501,12 @@ impl Socket for UdpSocket {
         0
     }
 
-    fn poll(&self) -> Readiness {
-        Readiness {
-            mask: self.poll_mask(),
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: self.outs.load(Ordering::SeqCst),
-        }
+    fn events(&self) -> &Events {
+        &self.ev
     }
 
-    fn wait_queue(&self) -> &WaitQueue {
-        &self.wq
+    fn poll_mask(&self) -> u32 {
+        self.mask_now()
     }
 
     fn release(&self) {

@@ -93,15 +93,14 @@ impl UnixSocket {
     /// A message of ours was read or dropped: its charge leaves our send buffer.
     fn uncharge(&self, charge: usize) {
         self.wmem.fetch_sub(charge, Ordering::SeqCst);
-        self.outs.fetch_add(1, Ordering::SeqCst);
-        self.wq.notify_all();
+        self.ev.output();
     }
 
     /// Waits until our send buffer has room (Linux's sock_alloc_send_pskb): a pending
     /// error first, EPIPE once we may not send.
     fn wait_for_room(&self, w: &Wait) -> Result<(), Errno> {
         let sndbuf = self.common.opts().sndbuf;
-        w.until(&[&self.wq], || {
+        w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             if let Some(e) = st.err.take() {
                 return Some(Err(e));
@@ -274,7 +273,7 @@ impl UnixSocket {
         } else {
             0
         };
-        w.until(&[&self.wq], || {
+        w.until(&[self.ev.queue()], || {
             let st = self.lock();
             let any = st.queue.len() > seen;
             (any || st.err.is_some() || st.shutdown & RCV_SHUTDOWN != 0).then_some(())
@@ -314,7 +313,7 @@ impl UnixSocket {
                 }
                 Delivery::Dead => {}
                 Delivery::Full => {
-                    w.until(&[&other.wq, &self.wq], || {
+                    w.until(&[other.ev.queue(), self.ev.queue()], || {
                         (!other.full_for(&me, false)).then_some(())
                     })?;
                 }
@@ -421,7 +420,7 @@ impl UnixSocket {
         // A non-blocking datagram read of an empty, shut-down socket is EAGAIN; a
         // seqpacket one, or any blocking one, is end of file.
         let eof_now = seqpacket || !w.nonblocking();
-        let taken = w.until(&[&self.wq], || {
+        let taken = w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             if !st.queue.is_empty() {
                 return Some(Ok(take_message(&mut st, flags)));
@@ -437,7 +436,7 @@ impl UnixSocket {
         if flags & MSG_PEEK == 0 {
             m.from.uncharge(m.charge);
             self.wake_blocked();
-            self.wq.notify_all();
+            self.ev.queue().notify_all();
         }
         let inc = Incoming {
             from: m.from.bound_name(),

@@ -37,8 +37,8 @@ pub struct SavedUnix {
     pub embryo: bool,
     /// Released (kept for a peer or a queued message that still names it).
     pub closed: bool,
-    pub ins: u64,
-    pub outs: u64,
+    /// Its epoll counters (inputs, outputs).
+    pub events: (u64, u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +112,7 @@ impl UnixSocket {
             peercred: st.peercred,
             embryo: st.embryo,
             closed: self.is_closed(),
-            ins: self.ins.load(Ordering::SeqCst),
-            outs: self.outs.load(Ordering::SeqCst),
+            events: self.ev.counts(),
         }
     }
 }
@@ -169,8 +168,7 @@ pub fn restore(u: &Arc<UnixSocket>, s: &SavedUnix, ix: &dyn RestoreIndex) -> Res
     *u.lock() = state;
     u.common.restore(s.opts.clone());
     u.closed.store(s.closed, Ordering::SeqCst);
-    u.ins.store(s.ins, Ordering::SeqCst);
-    u.outs.store(s.outs, Ordering::SeqCst);
+    u.ev.restore(s.events);
     if !s.closed {
         u.claim()
             .map_err(|_| corrupt("more sockets than the kernel allows"))?;

@@ -187,7 +187,7 @@ impl TcpSocket {
     /// for the host's connection through vke0).
     pub(super) fn await_connection(&self, w: &Wait) -> Result<(), Errno> {
         self.lock().sock = SockState::Connecting;
-        let done = w.until(&[&self.wq], || {
+        let done = w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             Self::host_progress(&mut st);
             if Self::connecting(&st) {

@@ -186,7 +186,7 @@ impl TcpSocket {
 
     /// Waits for room on the host connection: false if the connection broke.
     fn wait_host_room(&self, w: &Wait) -> Result<bool, Errno> {
-        w.until(&[&self.wq], || {
+        w.until(&[self.ev.queue()], || {
             let mut st = self.lock();
             self.host_pull(&mut st);
             if st.err.is_some() || st.shutdown & SEND_SHUTDOWN != 0 {

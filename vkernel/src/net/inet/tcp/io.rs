@@ -86,7 +86,7 @@ impl TcpSocket {
                     _ => return Err(Self::send_error(&mut st, flags, w)),
                 }
             }
-            w.until(&[&self.wq], || {
+            w.until(&[self.ev.queue()], || {
                 let mut st = self.lock();
                 Self::host_progress(&mut st);
                 (!Self::connecting(&st)).then_some(())
@@ -102,7 +102,7 @@ impl TcpSocket {
     /// Waits until the peer's queue has room (or the connection broke).
     fn wait_room(&self, peer: &TcpSocket, w: &Wait) -> Result<Room, Errno> {
         let window = self.window(peer);
-        w.until(&[&self.wq], || {
+        w.until(&[self.ev.queue()], || {
             {
                 let st = self.lock();
                 if st.err.is_some() || st.shutdown & SEND_SHUTDOWN != 0 {
@@ -234,7 +234,7 @@ impl TcpSocket {
             if !peek && !data.is_empty() {
                 w.moved();
             }
-            let more = w.until(&[&self.wq], || {
+            let more = w.until(&[self.ev.queue()], || {
                 let mut st = self.lock();
                 self.host_pull(&mut st);
                 let news = st.rx.len() > seen || st.err.is_some() || st.fin;
@@ -271,7 +271,7 @@ impl TcpSocket {
     }
 
     /// tcp_poll.
-    pub(super) fn poll_mask(&self) -> u32 {
+    pub(super) fn mask_now(&self) -> u32 {
         let (mut mask, peer, writable) = {
             let mut st = self.lock();
             self.pull_published(&mut st);
