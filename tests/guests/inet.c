@@ -1578,45 +1578,14 @@ static void many(void) {
 
 /* A child streams 6 MiB to the parent in writes of `chunk` bytes; the parent reads
  * slowly and checks the checksum. */
+static int dial_p(const void *arg) {
+    (void)arg;
+    return client("127.0.0.1", port_p);
+}
+
 static void stream(size_t chunk) {
-    const size_t n = 6u << 20, piece = 65536;
     int l = listener_on("127.0.0.1", 1, &port_p);
-    unsigned char *data = malloc(n);
-    CHECK(data != NULL, "malloc");
-    vk_fill(data, n, 17);
-    pid_t c = vk_fork();
-    if (c == 0) {
-        /* Writes much larger than the buffers: the writer is nearly always blocked
-         * halfway through one. */
-        int s = client("127.0.0.1", port_p);
-        if (s < 0)
-            vk_exit(1);
-        for (size_t off = 0; off < n; off += chunk)
-            if (vk_writen(s, data + off, chunk) != chunk)
-                vk_exit(2);
-        vk_exit(0);
-    }
-    int s = accept(l, NULL, NULL);
-    CHECK(s >= 0, "accept");
-    printf("transfer started\n");
-    fflush(stdout);
-    unsigned char *back = malloc(n);
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = recv(s, back + got, piece, MSG_WAITALL);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        vk_msleep(10);
-    }
-    printf("received %zu bytes, checksum %s\n", got,
-           got == n && vk_fnv(back, n) == vk_fnv(data, n) ? "ok" : "BAD");
-    char tail;
-    CHECK(read(s, &tail, 1) == 0, "EOF");
-    vk_reap_ok(c, "sender");
-    close(s);
+    vk_slow_transfer(l, dial_p, NULL, 6u << 20, chunk, 17);
     close(l);
 }
 

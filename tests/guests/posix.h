@@ -27,6 +27,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -375,6 +376,51 @@ static inline int vk_gate_wait(const char *path) {
 }
 
 /* ---- mode dispatch ---------------------------------------------------------------- */
+
+/* The socket guests' checkpoint transfer: a child, connected by dial(arg), streams n
+ * bytes (seeded with `seed`) in writes of `chunk`, much larger than the buffers, so
+ * the writer is nearly always blocked halfway through one; the parent accepts on l,
+ * reads slower than the writer with MSG_WAITALL, and prints the checksum. */
+static inline void vk_slow_transfer(int l, int (*dial)(const void *), const void *arg, size_t n,
+                                    size_t chunk, unsigned seed) {
+    const size_t piece = 65536;
+    unsigned char *data = malloc(n);
+    CHECK(data != NULL, "malloc");
+    vk_fill(data, n, seed);
+    pid_t c = vk_fork();
+    if (c == 0) {
+        int s = dial(arg);
+        if (s < 0)
+            vk_exit(1);
+        for (size_t off = 0; off < n; off += chunk)
+            if (vk_writen(s, data + off, chunk) != chunk)
+                vk_exit(2);
+        vk_exit(0);
+    }
+    int s = accept(l, NULL, NULL);
+    CHECK(s >= 0, "accept");
+    printf("transfer started\n");
+    fflush(stdout);
+    unsigned char *back = malloc(n);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(s, back + got, piece, MSG_WAITALL);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        vk_msleep(10);
+    }
+    printf("received %zu bytes, checksum %s\n", got,
+           got == n && vk_fnv(back, n) == vk_fnv(data, n) ? "ok" : "BAD");
+    char tail;
+    CHECK(read(s, &tail, 1) == 0, "EOF");
+    vk_reap_ok(c, "sender");
+    close(s);
+    free(back);
+    free(data);
+}
 
 /* argv as main got it, for modes that take arguments (argv[2], ...). */
 static int vk_argc;

@@ -1188,48 +1188,13 @@ static void errors(void) {
 
 /* ---- checkpoint modes ------------------------------------------------------------ */
 
+static int dial_stream(const void *path) { return connect_to(path, SOCK_STREAM); }
+
 static void xfer(void) {
-    const size_t n = 6u << 20, chunk = 1u << 20, piece = 65536;
     const char *dir = vk_tmpdir();
     const char *path = vk_join(dir, "x");
     int l = listener(path, 1);
-    unsigned char *data = malloc(n);
-    CHECK(data != NULL, "malloc");
-    vk_fill(data, n, 11);
-    pid_t c = vk_fork();
-    if (c == 0) {
-        /* Writes much larger than the send buffer: the writer is nearly always
-         * blocked halfway through one. */
-        int s = connect_to(path, SOCK_STREAM);
-        if (s < 0)
-            vk_exit(1);
-        for (size_t off = 0; off < n; off += chunk)
-            if (vk_writen(s, data + off, chunk) != chunk)
-                vk_exit(2);
-        vk_exit(0);
-    }
-    int s = accept(l, NULL, NULL);
-    CHECK(s >= 0, "accept");
-    printf("transfer started\n");
-    fflush(stdout);
-    unsigned char *back = malloc(n);
-    size_t got = 0;
-    while (got < n) {
-        /* MSG_WAITALL reads, slower than the writer. */
-        ssize_t r = recv(s, back + got, piece, MSG_WAITALL);
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        vk_msleep(10);
-    }
-    printf("received %zu bytes, checksum %s\n", got,
-           got == n && vk_fnv(back, n) == vk_fnv(data, n) ? "ok" : "BAD");
-    char tail;
-    CHECK(read(s, &tail, 1) == 0, "EOF");
-    vk_reap_ok(c, "sender");
-    close(s);
+    vk_slow_transfer(l, dial_stream, path, 6u << 20, 1u << 20, 11);
     close(l);
     vk_rmtree(dir);
 }

@@ -118,6 +118,14 @@ pub fn bare(saved: &SavedSocket) -> Arc<dyn Socket> {
     }
 }
 
+/// The family's own type behind a `dyn Socket` a checkpoint names, or a corrupt
+/// image (it named a socket of another kind).
+pub fn downcast<T: Send + Sync + 'static>(s: Arc<dyn Socket>) -> Result<Arc<T>, CkptError> {
+    s.as_any()
+        .downcast::<T>()
+        .map_err(|_| CkptError::Decode("a socket names one of another kind".into()))
+}
+
 /// Fills in a socket made by [`bare`] from its saved form.
 pub fn restore(
     sock: &Arc<dyn Socket>,
@@ -125,8 +133,8 @@ pub fn restore(
     ix: &dyn RestoreIndex,
 ) -> Result<(), CkptError> {
     match saved {
-        SavedSocket::Unix(u) => unix::restore(&unix::UnixSocket::of(sock.clone())?, u, ix),
-        SavedSocket::Netlink(n) => netlink::NetlinkSocket::of(sock.clone())?.restore(n),
+        SavedSocket::Unix(u) => unix::restore(&downcast(sock.clone())?, u, ix),
+        SavedSocket::Netlink(n) => downcast::<netlink::NetlinkSocket>(sock.clone())?.restore(n),
         SavedSocket::Tcp(_) | SavedSocket::Udp(_) => inet::restore(sock, saved, ix),
     }
 }

@@ -125,12 +125,6 @@ impl NetlinkSocket {
         st.port = port;
     }
 
-    pub fn of(s: Arc<dyn Socket>) -> Result<Arc<NetlinkSocket>, CkptError> {
-        s.as_any()
-            .downcast::<NetlinkSocket>()
-            .map_err(|_| CkptError::Decode("names a socket of another family".into()))
-    }
-
     pub fn restore(&self, s: &SavedNetlink) -> Result<(), CkptError> {
         if s.port != 0 && !ports().insert(s.port) {
             return Err(CkptError::Decode(format!("netlink port {} twice", s.port)));

@@ -612,8 +612,9 @@ impl<'a> Wait<'a> {
     }
 }
 
-/// No filesystem names: the paths of write(2) and friends, which carry no address.
-struct NoPaths;
+/// No filesystem names: the paths of write(2) and friends, which carry no address
+/// (and of families whose addresses are no paths).
+pub struct NoPaths;
 
 impl Paths for NoPaths {
     fn make_node(&self, _: &[u8]) -> Result<Arc<Inode>, Errno> {

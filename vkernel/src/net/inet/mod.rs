@@ -209,10 +209,3 @@ pub fn bind_to<T>(
     b.port_locked = ep.port != 0;
     Ok(())
 }
-
-/// The type behind a `dyn Socket`, for restore.
-fn downcast<T: Send + Sync + 'static>(s: Arc<dyn Socket>) -> Result<Arc<T>, ckpt::CkptError> {
-    s.as_any()
-        .downcast::<T>()
-        .map_err(|_| ckpt::CkptError::Decode("inet socket: names a socket of another kind".into()))
-}

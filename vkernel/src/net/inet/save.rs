@@ -17,8 +17,8 @@ use super::opts::InetOpts;
 use super::ports::Entry;
 use super::tcp::{self, Conn, SockState, TcpSocket};
 use super::udp::{self, Datagram, UdpSocket};
-use super::{downcast, Binding, Hold, Ports};
-use crate::net::{Opts, RestoreIndex, SaveIndex, SavedSocket, Socket};
+use super::{Binding, Hold, Ports};
+use crate::net::{downcast, Opts, RestoreIndex, SaveIndex, SavedSocket, Socket};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedTcp {

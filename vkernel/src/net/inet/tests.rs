@@ -8,23 +8,9 @@ use nix::errno::Errno;
 use super::addr::{Endpoint, Family, LOOPBACK4};
 use super::{TcpSocket, UdpSocket};
 use crate::fs::epoll::{EPOLLERR, EPOLLIN, EPOLLOUT};
-use crate::fs::inode::Inode;
 use crate::fs::Cred;
-use crate::net::{Ctx, Outgoing, Paths, Socket, Wait};
+use crate::net::{Ctx, NoPaths, Outgoing, Socket, Wait};
 use crate::sched::testing::Idle;
-
-/// inet addresses are no paths.
-struct NoPaths;
-
-impl Paths for NoPaths {
-    fn make_node(&self, _: &[u8]) -> Result<Arc<Inode>, Errno> {
-        Err(Errno::EINVAL)
-    }
-    fn remove_node(&self, _: &[u8]) {}
-    fn find(&self, _: &[u8]) -> Result<Arc<Inode>, Errno> {
-        Err(Errno::EINVAL)
-    }
-}
 
 const CTX: Ctx = Ctx {
     pid: 1,

@@ -69,12 +69,6 @@ fn corrupt(what: &str) -> CkptError {
 
 impl UnixSocket {
     /// An AF_UNIX socket behind a `dyn Socket`, or a corrupt image.
-    pub fn of(s: Arc<dyn Socket>) -> Result<Arc<UnixSocket>, CkptError> {
-        s.as_any()
-            .downcast::<UnixSocket>()
-            .map_err(|_| corrupt("names a socket of another family"))
-    }
-
     pub(super) fn saved(&self, ix: &mut dyn SaveIndex) -> SavedUnix {
         let st = self.lock();
         let mut sock = |s: &Arc<UnixSocket>| ix.socket(&(s.clone() as Arc<dyn Socket>));
@@ -120,7 +114,7 @@ impl UnixSocket {
 /// Fills in `u`, made by `UnixSocket::bare`, from its saved form: a live named socket
 /// takes its name back, and every queued message charges its sender again.
 pub fn restore(u: &Arc<UnixSocket>, s: &SavedUnix, ix: &dyn RestoreIndex) -> Result<(), CkptError> {
-    let sock = |i: usize| ix.socket(i).and_then(UnixSocket::of);
+    let sock = |i: usize| ix.socket(i).and_then(crate::net::downcast::<UnixSocket>);
     let conn = match &s.conn {
         SavedConn::Unconnected => Conn::Unconnected,
         SavedConn::Listening { backlog, pending } => Conn::Listening {
