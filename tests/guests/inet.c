@@ -238,29 +238,13 @@ static int int_opt(int s, int level, int name) {
 
 static int set_int(int s, int level, int name, int v) { return setsockopt(s, level, name, &v, sizeof v); }
 
-static const char *pollbits(short r) {
-    static char buf[2][128];
-    static int turn;
-    char *b = buf[turn++ % 2];
-    b[0] = 0;
-    if (r & POLLIN) strcat(b, "IN ");
-    if (r & POLLPRI) strcat(b, "PRI ");
-    if (r & POLLOUT) strcat(b, "OUT ");
-    if (r & POLLERR) strcat(b, "ERR ");
-    if (r & POLLHUP) strcat(b, "HUP ");
-    if (r & POLLRDHUP) strcat(b, "RDHUP ");
-    if (!b[0]) strcat(b, "none ");
-    b[strlen(b) - 1] = 0;
-    return b;
-}
-
 static short revents_ms(int fd, short events, int ms) {
     struct pollfd p = {fd, events, 0};
     poll(&p, 1, ms);
     return p.revents;
 }
 
-static const char *readiness(int fd) { return pollbits(revents_ms(fd, POLLIN | POLLOUT | POLLRDHUP, 0)); }
+static const char *readiness(int fd) { return vk_pollbits(revents_ms(fd, POLLIN | POLLOUT | POLLRDHUP, 0)); }
 
 /* Lets loopback segments (a FIN, a RST, an ICMP error) arrive natively. */
 static void settle(void) { vk_msleep(20); }
@@ -568,7 +552,7 @@ static void connect_(void) {
     int l = listener_on("127.0.0.1", 8, &port_p);
     int c = sock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
     printf("non-blocking connect: %s\n", res(connect_to(c, "127.0.0.1", port_p)));
-    printf("then: %s", pollbits(revents_ms(c, POLLOUT, 2000)));
+    printf("then: %s", vk_pollbits(revents_ms(c, POLLOUT, 2000)));
     printf(", SO_ERROR %s\n", so_error(c));
     printf("connect again: %s", res(connect_to(c, "127.0.0.1", port_p)));
     printf(", and again: %s\n", res(connect_to(c, "127.0.0.1", port_p)));
@@ -637,12 +621,12 @@ static void connect_(void) {
     }
     settle();
     for (int i = 0; i < 3; i++)
-        printf("connection %d: %s, peer %s\n", i, pollbits(revents_ms(cs[i], POLLOUT, 100)), peer(cs[i]));
+        printf("connection %d: %s, peer %s\n", i, vk_pollbits(revents_ms(cs[i], POLLOUT, 100)), peer(cs[i]));
     printf("connect 2 again: %s\n", res(connect_to(cs[2], "127.0.0.1", port_p)));
     s = accept(l, NULL, NULL);
     CHECK(s >= 0, "accept");
     /* Linux's SYN comes again after a second; vkernel's at once. */
-    printf("after an accept, connection 2: %s\n", pollbits(revents_ms(cs[2], POLLOUT, 3000)));
+    printf("after an accept, connection 2: %s\n", vk_pollbits(revents_ms(cs[2], POLLOUT, 3000)));
     int a1 = accept(l, NULL, NULL), a2 = accept(l, NULL, NULL);
     printf("accept the others: %d %d\n", a1 >= 0, a2 >= 0);
     close(a1);
@@ -1454,7 +1438,7 @@ static void wait_(void) {
     size_t queued = 0;
     for (ssize_t n; (n = write(c, chunk, sizeof chunk)) > 0;)
         queued += (size_t)n;
-    printf("window full: %s, writable %s\n", err_name(errno), pollbits(revents_ms(c, POLLOUT, 0)));
+    printf("window full: %s, writable %s\n", err_name(errno), vk_pollbits(revents_ms(c, POLLOUT, 0)));
     printf("value queued %zu\n", queued);
     CHECK(fcntl(c, F_SETFL, 0) == 0, "blocking again");
     pid = vk_fork();
@@ -1503,7 +1487,7 @@ static void wait_(void) {
         int x = client("127.0.0.1", port_p);
         vk_exit(x >= 0 ? 0 : 1);
     }
-    printf("poll on the listener: %s\n", pollbits(revents_ms(l, POLLIN, 5000)));
+    printf("poll on the listener: %s\n", vk_pollbits(revents_ms(l, POLLIN, 5000)));
     vk_reap_ok(pid, "connector");
     close(accept(l, NULL, NULL));
     close(l);
@@ -1624,7 +1608,7 @@ static void pending(void) {
         CHECK(write(s, "reply", 5) == 5, "reply");
         close(s);
     }
-    printf("third connection after two accepts: %s\n", pollbits(revents_ms(c3, POLLOUT, 3000)));
+    printf("third connection after two accepts: %s\n", vk_pollbits(revents_ms(c3, POLLOUT, 3000)));
     int s3 = accept(l, NULL, NULL);
     CHECK(s3 >= 0 && write(c3, "3", 1) == 1, "the third connection");
     char buf[32] = {0};

@@ -377,6 +377,23 @@ static inline int vk_gate_wait(const char *path) {
 
 /* ---- mode dispatch ---------------------------------------------------------------- */
 
+/* poll's revents as words ("IN OUT HUP", "none"); two calls may share a printf. */
+static inline const char *vk_pollbits(short r) {
+    static char buf[2][128];
+    static int turn;
+    char *b = buf[turn++ % 2];
+    b[0] = 0;
+    if (r & POLLIN) strcat(b, "IN ");
+    if (r & POLLPRI) strcat(b, "PRI ");
+    if (r & POLLOUT) strcat(b, "OUT ");
+    if (r & POLLERR) strcat(b, "ERR ");
+    if (r & POLLHUP) strcat(b, "HUP ");
+    if (r & POLLRDHUP) strcat(b, "RDHUP ");
+    if (!b[0]) strcat(b, "none ");
+    b[strlen(b) - 1] = 0;
+    return b;
+}
+
 /* The socket guests' checkpoint transfer: a child, connected by dial(arg), streams n
  * bytes (seeded with `seed`) in writes of `chunk`, much larger than the buffers, so
  * the writer is nearly always blocked halfway through one; the parent accepts on l,

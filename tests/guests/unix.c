@@ -158,26 +158,13 @@ static short revents(int fd, short events) {
     return p.revents;
 }
 
-static const char *pollbits(short r) {
-    static char buf[128];
-    buf[0] = 0;
-    if (r & POLLIN) strcat(buf, "IN ");
-    if (r & POLLOUT) strcat(buf, "OUT ");
-    if (r & POLLERR) strcat(buf, "ERR ");
-    if (r & POLLHUP) strcat(buf, "HUP ");
-    if (r & POLLRDHUP) strcat(buf, "RDHUP ");
-    if (!buf[0]) strcat(buf, "none ");
-    buf[strlen(buf) - 1] = 0;
-    return buf;
-}
-
 /* ---- pair ------------------------------------------------------------------------ */
 
 static void pair(void) {
     vk_handle(SIGPIPE, on_sigpipe, 0);
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
-    printf("fresh pair: %s\n", pollbits(revents(sv[0], POLLIN | POLLOUT | POLLRDHUP)));
+    printf("fresh pair: %s\n", vk_pollbits(revents(sv[0], POLLIN | POLLOUT | POLLRDHUP)));
     CHECK(write(sv[0], "ping", 4) == 4, "write");
     char buf[64] = {0};
     CHECK(read(sv[1], buf, sizeof buf) == 4, "read");
@@ -185,7 +172,7 @@ static void pair(void) {
     int n = -1;
     CHECK(ioctl(sv[0], FIONREAD, &n) == 0, "FIONREAD");
     printf("read %s, FIONREAD %d\n", buf, n);
-    printf("with data: %s\n", pollbits(revents(sv[0], POLLIN | POLLOUT)));
+    printf("with data: %s\n", vk_pollbits(revents(sv[0], POLLIN | POLLOUT)));
     memset(buf, 0, sizeof buf);
     CHECK(recv(sv[0], buf, 2, MSG_PEEK) == 2, "peek");
     CHECK(recv(sv[0], buf + 2, 10, 0) == 5, "recv");
@@ -222,7 +209,7 @@ static void pair(void) {
     /* shutdown(SHUT_WR): the peer reads EOF, we may not write, the peer still may. */
     CHECK(shutdown(sv[0], SHUT_WR) == 0, "shutdown");
     CHECK(read(sv[1], buf, sizeof buf) == 0, "EOF after SHUT_WR");
-    printf("after SHUT_WR: peer %s\n", pollbits(revents(sv[1], POLLIN | POLLOUT | POLLRDHUP)));
+    printf("after SHUT_WR: peer %s\n", vk_pollbits(revents(sv[1], POLLIN | POLLOUT | POLLRDHUP)));
     EXPECT_ERR("write after SHUT_WR", write(sv[0], "x", 1), EPIPE);
     printf("SIGPIPEs: %d\n", (int)sigpipes);
     EXPECT_ERR("send MSG_NOSIGNAL after SHUT_WR", send(sv[0], "x", 1, MSG_NOSIGNAL), EPIPE);
@@ -230,7 +217,7 @@ static void pair(void) {
     CHECK(write(sv[1], "still", 5) == 5, "the other way");
     CHECK(read(sv[0], buf, sizeof buf) == 5, "read the other way");
     close(sv[0]);
-    printf("peer closed: %s\n", pollbits(revents(sv[1], POLLIN | POLLOUT | POLLRDHUP)));
+    printf("peer closed: %s\n", vk_pollbits(revents(sv[1], POLLIN | POLLOUT | POLLRDHUP)));
     EXPECT_ERR("write to a closed peer", write(sv[1], "x", 1), EPIPE);
     printf("SIGPIPEs: %d\n", (int)sigpipes);
     CHECK(read(sv[1], buf, sizeof buf) == 0, "EOF");
@@ -240,7 +227,7 @@ static void pair(void) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
     CHECK(write(sv[0], "unread", 6) == 6 && write(sv[1], "mine", 4) == 4, "writes");
     close(sv[1]);
-    printf("reset: %s\n", pollbits(revents(sv[0], POLLIN | POLLOUT | POLLRDHUP)));
+    printf("reset: %s\n", vk_pollbits(revents(sv[0], POLLIN | POLLOUT | POLLRDHUP)));
     CHECK(read(sv[0], buf, sizeof buf) == 4, "queued data first");
     EXPECT_ERR("then", read(sv[0], buf, sizeof buf), ECONNRESET);
     CHECK(read(sv[0], buf, sizeof buf) == 0, "then EOF");
@@ -419,12 +406,12 @@ static void backlog(void) {
     int l = listener(path, 1);
     struct sockaddr_un a;
     socklen_t len = path_addr(&a, path);
-    printf("listener: %s\n", pollbits(revents(l, POLLIN | POLLOUT)));
+    printf("listener: %s\n", vk_pollbits(revents(l, POLLIN | POLLOUT)));
     int c1 = nb_connect(&a, len), c2 = nb_connect(&a, len);
     CHECK(c1 >= 0 && c2 >= 0, "two connections in a backlog of 1");
     EXPECT_ERR("a third", nb_connect(&a, len), EAGAIN);
-    printf("listener with pending: %s\n", pollbits(revents(l, POLLIN | POLLOUT)));
-    printf("connected before accept: %s\n", pollbits(revents(c1, POLLIN | POLLOUT)));
+    printf("listener with pending: %s\n", vk_pollbits(revents(l, POLLIN | POLLOUT)));
+    printf("connected before accept: %s\n", vk_pollbits(revents(c1, POLLIN | POLLOUT)));
     CHECK(write(c1, "early", 5) == 5, "write before accept");
     int s1 = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     CHECK(s1 >= 0, "accept4");
@@ -465,7 +452,7 @@ static void backlog(void) {
     int p = connect_to(vk_join(dir, "two"), SOCK_STREAM);
     CHECK(p >= 0, "connect");
     close(l);
-    printf("listener closed with a pending connection: %s\n", pollbits(revents(p, POLLIN | POLLOUT)));
+    printf("listener closed with a pending connection: %s\n", vk_pollbits(revents(p, POLLIN | POLLOUT)));
     EXPECT_ERR("read", read(p, buf, sizeof buf), ECONNRESET);
     CHECK(read(p, buf, sizeof buf) == 0, "then EOF");
     vk_rmtree(dir);
@@ -570,11 +557,11 @@ static void dgram(void) {
     while (sendto(u, "fill", 4, 0, (struct sockaddr *)&ra, rlen) == 4 && q < 100)
         q++;
     printf("queued %d, then: %s\n", q, strerror(errno));
-    printf("full receiver, sender %s\n", pollbits(revents(u, POLLOUT)));
+    printf("full receiver, sender %s\n", vk_pollbits(revents(u, POLLOUT)));
     CHECK(connect(u, (struct sockaddr *)&ra, rlen) == 0, "connect u");
-    printf("connected to a full receiver: %s\n", pollbits(revents(u, POLLOUT)));
+    printf("connected to a full receiver: %s\n", vk_pollbits(revents(u, POLLOUT)));
     CHECK(recv(r, buf, sizeof buf, 0) == 4, "drain one");
-    printf("after one read: %s\n", pollbits(revents(u, POLLOUT)));
+    printf("after one read: %s\n", vk_pollbits(revents(u, POLLOUT)));
     fcntl(u, F_SETFL, 0);
     CHECK(send(u, "fill", 4, 0) == 4, "full again");
     pid_t c = vk_fork();
@@ -639,7 +626,7 @@ static void seqpacket(void) {
     int c = sock(SOCK_SEQPACKET);
     EXPECT_ERR("send unconnected", send(c, "x", 1, 0), ENOTCONN);
     EXPECT_ERR("recv unconnected", recv(c, buf, 1, 0), ENOTCONN);
-    printf("unconnected seqpacket: %s\n", pollbits(revents(c, POLLIN | POLLOUT)));
+    printf("unconnected seqpacket: %s\n", vk_pollbits(revents(c, POLLIN | POLLOUT)));
     CHECK(connect(c, (struct sockaddr *)&a, len) == 0, "connect");
     int s = accept(l, NULL, NULL);
     CHECK(s >= 0, "accept");
@@ -1210,7 +1197,7 @@ static void pending(void) {
     printf("connected, not accepted; waiting\n");
     fflush(stdout);
     vk_msleep(1000);
-    printf("listener: %s\n", pollbits(revents(l, POLLIN)));
+    printf("listener: %s\n", vk_pollbits(revents(l, POLLIN)));
     int s = accept(l, NULL, NULL);
     CHECK(s >= 0, "accept");
     char buf[32] = {0};
